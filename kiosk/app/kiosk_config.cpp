@@ -1,0 +1,105 @@
+#include "kiosk/app/kiosk_config.hpp"
+
+#include <array>
+
+#include "kiosk/core/config_reader.hpp"
+
+namespace kiosk {
+namespace {
+
+// Copies a Result's value into `target`, or leaves the function with its error.
+#define KIOSK_READ(target, expr)                          \
+  do {                                                    \
+    auto kiosk_read_value = (expr);                       \
+    if (!kiosk_read_value) {                              \
+      return std::unexpected(kiosk_read_value.error());   \
+    }                                                     \
+    target = *std::move(kiosk_read_value);                \
+  } while (false)
+
+Result<KioskConfig> read(ConfigReader reader, std::filesystem::path source) {
+  KioskConfig c;
+  c.source = std::move(source);
+  constexpr std::array<std::string_view, 2> modes{"simulator", "production"};
+  constexpr std::array<std::string_view, 2> languages{"zh_CN", "en"};
+  constexpr std::array<std::string_view, 2> renderers{"auto", "software"};
+
+  std::string mode;
+  KIOSK_READ(mode, reader.get_choice("kiosk.device_mode", "simulator", modes));
+  c.device_mode = mode == "production" ? DeviceMode::production : DeviceMode::simulator;
+  KIOSK_READ(c.device_id, reader.get_string("kiosk.device_id", c.device_id));
+  KIOSK_READ(c.state_dir, reader.get_path("kiosk.state_dir", c.state_dir));
+
+  KIOSK_READ(c.gateway_url, reader.get_string("gateway.url", c.gateway_url));
+  KIOSK_READ(c.gateway_ca_file, reader.get_path("gateway.ca_file", c.gateway_ca_file));
+  KIOSK_READ(c.device_cert_file, reader.get_path("gateway.cert_file", c.device_cert_file));
+  KIOSK_READ(c.device_key_file, reader.get_path("gateway.key_file", c.device_key_file));
+  std::int64_t seconds = 0;
+  KIOSK_READ(seconds, reader.get_int("gateway.check_interval_seconds", c.gateway_check_interval.count(), 1, 3600));
+  c.gateway_check_interval = std::chrono::seconds{seconds};
+  KIOSK_READ(seconds, reader.get_int("gateway.timeout_seconds", c.gateway_timeout.count(), 1, 120));
+  c.gateway_timeout = std::chrono::seconds{seconds};
+
+  std::string language;
+  KIOSK_READ(language, reader.get_choice("ui.language", "zh_CN", languages));
+  c.language = *language_from_string(language);
+  KIOSK_READ(c.fullscreen, reader.get_bool("ui.fullscreen", c.fullscreen));
+  KIOSK_READ(c.renderer, reader.get_choice("ui.renderer", c.renderer, renderers));
+  KIOSK_READ(seconds, reader.get_int("ui.idle_timeout_seconds", c.idle_timeout.count(), 10, 3600));
+  c.idle_timeout = std::chrono::seconds{seconds};
+  KIOSK_READ(seconds, reader.get_int("ui.idle_warning_seconds", c.idle_warning.count(), 5, 300));
+  c.idle_warning = std::chrono::seconds{seconds};
+  KIOSK_READ(c.maintenance_exit, reader.get_bool("ui.maintenance_exit", c.maintenance_exit));
+  KIOSK_READ(c.font_file, reader.get_path("ui.font_file", c.font_file));
+  KIOSK_READ(seconds, reader.get_int("ui.font_index", c.font_index, 0, 64));
+  c.font_index = static_cast<int>(seconds);
+  KIOSK_READ(seconds, reader.get_int("ui.font_size_px", c.font_size_px, 12, 96));
+  c.font_size_px = static_cast<int>(seconds);
+  KIOSK_READ(c.catalog_dir, reader.get_path("ui.catalog_dir", c.catalog_dir));
+
+  KIOSK_READ(c.id_reader, reader.get_string("devices.id_reader", c.id_reader));
+  KIOSK_READ(c.token_module, reader.get_string("devices.token_module", c.token_module));
+  KIOSK_READ(c.camera, reader.get_string("devices.camera", c.camera));
+  KIOSK_READ(c.printer, reader.get_string("devices.printer", c.printer));
+
+  KIOSK_READ(c.log_file, reader.get_path("log.file", c.log_file));
+
+  if (auto unknown = reader.check_no_unknown_keys(); !unknown) return std::unexpected(unknown.error());
+  if (!c.gateway_url.starts_with("https://")) {
+    return fail("CONFIG_BAD_VALUE", reader.source_name() + ": key 'gateway.url' must start with https:// (got \"" +
+                                        c.gateway_url + "\"); the kiosk talks to head office only over TLS");
+  }
+  if (c.device_mode == DeviceMode::production &&
+      (c.id_reader == "sim" || c.token_module == "sim" || c.camera == "sim" || c.printer == "sim")) {
+    return fail("CONFIG_BAD_VALUE", reader.source_name() +
+                                        ": device_mode is production but a [devices] entry is \"sim\"; "
+                                        "name the real device or switch device_mode to simulator");
+  }
+  return c;
+}
+
+#undef KIOSK_READ
+
+}  // namespace
+
+Result<KioskConfig> load_kiosk_config(const std::filesystem::path& file) {
+  auto reader = ConfigReader::from_file(file);
+  if (!reader) return std::unexpected(reader.error());
+  return read(std::move(*reader), file);
+}
+
+Result<KioskConfig> parse_kiosk_config(std::string_view text, std::string source_name,
+                                       std::filesystem::path base_dir) {
+  auto reader = ConfigReader::from_string(text, source_name, std::move(base_dir));
+  if (!reader) return std::unexpected(reader.error());
+  return read(std::move(*reader), source_name);
+}
+
+KioskSettings session_settings(const KioskConfig& config) {
+  return KioskSettings{.idle_timeout = config.idle_timeout,
+                       .idle_warning = config.idle_warning,
+                       .default_language = config.language,
+                       .maintenance_exit_allowed = config.maintenance_exit};
+}
+
+}  // namespace kiosk

@@ -1,0 +1,63 @@
+// The kiosk's configuration (kiosk.toml), shared by the kiosk program and kioskctl.
+// Every key, its default and its meaning are documented in kiosk.example.toml beside this file;
+// tests/unit/app checks that the example and these defaults agree.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include "kiosk/core/error.hpp"
+#include "kiosk/core/kiosk_session.hpp"
+
+namespace kiosk {
+
+enum class DeviceMode { simulator, production };
+
+struct KioskConfig {
+  std::filesystem::path source;  // the file it was read from; empty for built-in defaults
+
+  // [kiosk]
+  DeviceMode device_mode = DeviceMode::simulator;
+  std::string device_id = "SIM-0001";
+  std::filesystem::path state_dir = "/var/lib/kiosk";
+
+  // [gateway]
+  std::string gateway_url = "https://127.0.0.1:8443";
+  std::filesystem::path gateway_ca_file = "/var/lib/kiosk/device/ca.crt";
+  std::filesystem::path device_cert_file = "/var/lib/kiosk/device/device.crt";
+  std::filesystem::path device_key_file = "/var/lib/kiosk/device/device.key";
+  std::chrono::seconds gateway_check_interval{10};
+  std::chrono::seconds gateway_timeout{5};
+
+  // [ui]
+  Language language = Language::zh_CN;
+  bool fullscreen = true;
+  std::string renderer = "auto";  // "auto" (GPU if any) or "software" (deterministic screenshots)
+  std::chrono::seconds idle_timeout{90};
+  std::chrono::seconds idle_warning{20};
+  bool maintenance_exit = false;
+  std::filesystem::path font_file = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc";
+  int font_index = 2;  // Noto Sans CJK SC inside the TTC collection
+  int font_size_px = 32;
+  std::filesystem::path catalog_dir = "/usr/share/csdc-kiosk/i18n";
+
+  // [devices]: "sim" for the simulator, or a device path / module path for real hardware.
+  std::string id_reader = "sim";
+  std::string token_module = "sim";
+  std::string camera = "sim";
+  std::string printer = "sim";
+
+  // [log]
+  std::filesystem::path log_file;  // empty: standard error
+};
+
+// Reads and validates a kiosk.toml. Errors name the file, line and key.
+Result<KioskConfig> load_kiosk_config(const std::filesystem::path& file);
+// Same, from text (tests); relative paths resolve against base_dir.
+Result<KioskConfig> parse_kiosk_config(std::string_view text, std::string source_name,
+                                       std::filesystem::path base_dir);
+
+KioskSettings session_settings(const KioskConfig& config);
+
+}  // namespace kiosk

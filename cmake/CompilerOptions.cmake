@@ -18,6 +18,9 @@ if(KIOSK_FUZZ)
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     message(FATAL_ERROR "KIOSK_FUZZ needs clang (use the 'fuzz' preset)")
   endif()
+  # libstdc++ 12 declares std::expected only when __cpp_concepts >= 202002L; clang 16 implements
+  # what it needs (P0848) but still reports 201907L, so state the level it really supports.
+  add_compile_options(-D__cpp_concepts=202002L -Wno-macro-redefined)
   # Instrument everything for coverage; only the fuzz targets link libFuzzer's main.
   add_compile_options(-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined)

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# The README's first command: install what is missing, build, start a local head office (gateway)
+# and the kiosk with simulated devices. With a display, the kiosk and the witness console open
+# windows. Without one, a scripted tour runs under Xvfb and saves one PNG per screen.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+bash image/install-packages.sh runtime build test
+cmake --preset default >/dev/null
+cmake --build --preset default --target kiosk gateway witness kioskctl
+
+bin=$root/build/default
+out=$root/out/demo
+catalogs=$bin/share/csdc-kiosk/i18n
+mkdir -p "$out"
+rm -f "$out/gateway-data/run/ports.json" "$out"/*.log
+
+# Head office: data directory, SQLite index and development PKI are created on the first run.
+cat >"$out/gateway.toml" <<TOML
+data_dir = "gateway-data"
+[device_listener]
+address = "127.0.0.1"
+port = 0
+[console_listener]
+address = "127.0.0.1"
+port = 0
+[log]
+file = "gateway.log"
+TOML
+"$bin/sync/gateway/gateway" serve --config "$out/gateway.toml" &
+gateway_pid=$!
+stop_gateway() {
+  if kill -0 "$gateway_pid" 2>/dev/null; then
+    kill -TERM "$gateway_pid"
+    wait "$gateway_pid" || true
+  fi
+}
+trap stop_gateway EXIT
+for _ in $(seq 1 100); do [ -s "$out/gateway-data/run/ports.json" ] && break; sleep 0.1; done
+ports=$(cat "$out/gateway-data/run/ports.json")
+device_port=$(sed -E 's/.*"device": *([0-9]+).*/\1/' <<<"$ports")
+console_port=$(sed -E 's/.*"console": *([0-9]+).*/\1/' <<<"$ports")
+
+# Development enrolment: the simulated kiosk gets a device certificate from the development PKI,
+# and a development witness account exists for the console.
+if [ ! -s "$out/device/device.crt" ]; then
+  "$bin/sync/gateway/gateway" enrol-dev --data-dir "$out/gateway-data" --device-id SIM-0001 --out "$out/device"
+fi
+if [ ! -f "$out/.witness-account" ]; then
+  printf 'demo-witness\n' | "$bin/sync/gateway/gateway" add-staff --data-dir "$out/gateway-data" \
+    --staff-id W0001 --name "演示见证人" --role witness
+  touch "$out/.witness-account"
+fi
+
+headless=1
+[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && headless=0
+
+cat >"$out/kiosk.toml" <<TOML
+[kiosk]
+device_mode = "simulator"
+device_id = "SIM-0001"
+state_dir = "kiosk-state"
+[gateway]
+url = "https://127.0.0.1:$device_port"
+ca_file = "device/ca.crt"
+cert_file = "device/device.crt"
+key_file = "device/device.key"
+check_interval_seconds = 2
+[ui]
+fullscreen = false
+renderer = "$([ $headless = 1 ] && echo software || echo auto)"
+catalog_dir = "$catalogs"
+# Short so the headless tour can show the idle warning; a branch kiosk keeps the default 90 s.
+idle_timeout_seconds = $([ $headless = 1 ] && echo 10 || echo 90)
+idle_warning_seconds = 20
+# The demo runs on a developer's desktop: allow the maintenance exit (Ctrl+Alt+Shift+Q).
+maintenance_exit = true
+[log]
+file = "kiosk.log"
+TOML
+cat >"$out/witness.toml" <<TOML
+[gateway]
+url = "https://127.0.0.1:$console_port"
+ca_file = "device/ca.crt"
+[ui]
+catalog_dir = "$catalogs"
+renderer = "$([ $headless = 1 ] && echo software || echo auto)"
+[log]
+file = "witness.log"
+TOML
+mkdir -p "$out/kiosk-state"
+
+if [ $headless = 0 ]; then
+  echo "demo: kiosk and witness console are opening. Witness sign-in: W0001 / demo-witness."
+  echo "demo: close the kiosk with Ctrl+Alt+Shift+Q (maintenance exit, allowed in the demo config)."
+  "$bin/ui/witness/witness" --config "$out/witness.toml" &
+  witness_pid=$!
+  "$bin/kiosk/app/kiosk" --config "$out/kiosk.toml" --windowed --size 1280x800 || true
+  kill -TERM "$witness_pid" 2>/dev/null || true
+  wait "$witness_pid" 2>/dev/null || true
+else
+  shots=$out/screenshots
+  rm -rf "$shots" && mkdir -p "$shots"
+  echo "demo: no display; running the scripted tour under Xvfb"
+  xvfb-run -a -s "-screen 0 1920x1080x24" "$bin/kiosk/app/kiosk" --config "$out/kiosk.toml" \
+    --windowed --size 1920x1080 --script "$root/tools/demo/kiosk-tour.script" --screenshot-dir "$shots"
+  xvfb-run -a -s "-screen 0 1280x800x24" "$bin/ui/witness/witness" --config "$out/witness.toml" \
+    --script "$root/tools/demo/witness-sign-in.script" --screenshot-dir "$shots"
+  echo
+  echo "demo: screenshots (one PNG per screen): $shots"
+  ls -1 "$shots" | sed 's/^/  /'
+fi
+stop_gateway
+trap - EXIT
+echo "demo: logs: $out/kiosk.log $out/gateway.log $out/witness.log"
+echo "demo: head-office data (PKI, SQLite index): $out/gateway-data   device certificate: $out/device"

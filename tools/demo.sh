@@ -18,6 +18,7 @@ rm -f "$out/gateway-data/run/ports.json" "$out"/*.log
 
 # Head office: data directory, SQLite index and development PKI are created on the first run.
 cat >"$out/gateway.toml" <<TOML
+[storage]
 data_dir = "gateway-data"
 [device_listener]
 address = "127.0.0.1"

@@ -19,6 +19,7 @@ cleanup() { [ -n "$gateway_pid" ] && kill -KILL "$gateway_pid" 2>/dev/null || tr
 trap cleanup EXIT
 
 cat >"$work/gateway.toml" <<TOML
+[storage]
 data_dir = "gateway-data"
 [device_listener]
 address = "127.0.0.1"
@@ -80,6 +81,12 @@ fi
 
 grep -q '"event":"first_frame"' "$work/kiosk.log" || { echo "FAIL: kiosk logged no first_frame"; exit 1; }
 grep -q '"event":"stopped"' "$work/kiosk.log" || { echo "FAIL: kiosk did not log a clean stop"; exit 1; }
+
+# No personal data in logs: nothing shaped like a full resident ID number may appear (REQ-48).
+if grep -E -h '[0-9]{17}[0-9Xx]' "$work/kiosk.log" "$work/gateway.log"; then
+  echo "FAIL: a log line holds something shaped like an unmasked ID number"
+  exit 1
+fi
 
 kill -TERM "$gateway_pid"
 status=0

@@ -1,0 +1,215 @@
+#include "sync/gateway/api.hpp"
+
+#include <openssl/evp.h>
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "kiosk/core/log.hpp"
+
+namespace kiosk::gateway {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t kMaxJsonDepth = 16;
+constexpr std::size_t kMaxPasswordBytes = 256;
+
+json error_json(std::string_view code, std::string_view message) { return json{{"code", code}, {"message", message}}; }
+
+ApiResponse json_response(unsigned status, const json& body) {
+  // Replace invalid UTF-8 instead of throwing: a display name is not allowed to crash a response.
+  return ApiResponse{status, body.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
+
+ApiResponse error_response(unsigned status, std::string_view code, std::string_view message) {
+  return json_response(status, error_json(code, message));
+}
+
+// nlohmann's parser is iterative but destroying a deeply nested value is not cheap; refuse deep
+// nesting before parsing (no request we accept nests more than 2 levels).
+bool nesting_within(std::string_view text, std::size_t limit) {
+  std::size_t depth = 0;
+  bool in_string = false;
+  bool escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return false;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return true;
+}
+
+std::string sha256_hex(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
+  return hex_encode(digest, length);
+}
+
+std::string utc_now_text() {
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+std::string_view path_of(std::string_view target) {
+  const auto query = target.find('?');
+  return query == std::string_view::npos ? target : target.substr(0, query);
+}
+
+}  // namespace
+
+std::string_view listener_name(Listener listener) { return listener == Listener::device ? "device" : "console"; }
+
+std::string error_body(std::string_view code, std::string_view message) {
+  return error_json(code, message).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<SignInRequest> parse_sign_in_request(std::string_view body, std::size_t max_body_bytes) {
+  if (body.size() > max_body_bytes) {
+    return fail("BODY_TOO_LARGE", "the request body is larger than " + std::to_string(max_body_bytes) + " bytes");
+  }
+  if (body.empty()) return fail("BAD_JSON", "the request body is empty; send a JSON object");
+  if (!nesting_within(body, kMaxJsonDepth)) return fail("BAD_JSON", "the JSON is nested too deeply");
+  const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return fail("BAD_JSON", "the request body is not valid JSON");
+  if (!parsed.is_object()) return fail("BAD_JSON", "the request body must be a JSON object");
+
+  SignInRequest request;
+  for (const char* field : {"staff_id", "password"}) {
+    const auto found = parsed.find(field);
+    if (found == parsed.end()) return fail("FIELD_MISSING", std::string("the field \"") + field + "\" is missing");
+    if (!found->is_string()) return fail("FIELD_INVALID", std::string("the field \"") + field + "\" must be a string");
+  }
+  request.staff_id = parsed["staff_id"].get<std::string>();
+  request.password = parsed["password"].get<std::string>();
+  if (!is_valid_staff_id(request.staff_id)) {
+    return fail("FIELD_INVALID", "\"staff_id\" must be 1-32 letters, digits, '_' or '-'");
+  }
+  if (request.password.empty() || request.password.size() > kMaxPasswordBytes) {
+    return fail("FIELD_INVALID", "\"password\" must be 1-256 bytes");
+  }
+  return request;
+}
+
+std::optional<std::string> bearer_token(std::string_view authorization) {
+  constexpr std::string_view prefix = "Bearer ";
+  if (authorization.size() <= prefix.size() || authorization.substr(0, prefix.size()) != prefix) return std::nullopt;
+  std::string_view token = authorization.substr(prefix.size());
+  if (token.size() > 256) return std::nullopt;
+  for (const char c : token) {
+    if (c <= ' ' || c > '~') return std::nullopt;
+  }
+  return std::string(token);
+}
+
+ApiHandler::ApiHandler(StaffLookup lookup, std::string version, std::size_t max_body_bytes, int decoy_iterations)
+    : lookup_(std::move(lookup)), version_(std::move(version)), max_body_bytes_(max_body_bytes) {
+  // A fixed decoy: its only job is to cost the same PBKDF2 work as a real account.
+  decoy_hash_ = PasswordHash{"00000000000000000000000000000000",
+                             "0000000000000000000000000000000000000000000000000000000000000000", decoy_iterations};
+}
+
+ApiResponse ApiHandler::handle(const ApiRequest& request) {
+  try {
+    const std::string_view path = path_of(request.target);
+    if (path == "/healthz") {
+      if (request.method != "GET") return error_response(405, "METHOD_NOT_ALLOWED", "use GET for /healthz");
+      return healthz(request);
+    }
+    if (request.listener == Listener::console) {
+      if (path == "/v1/console/sign-in") {
+        if (request.method != "POST") return error_response(405, "METHOD_NOT_ALLOWED", "use POST to sign in");
+        return sign_in(request);
+      }
+      if (path == "/v1/console/session") {
+        if (request.method != "GET") return error_response(405, "METHOD_NOT_ALLOWED", "use GET for the session");
+        return session(request);
+      }
+    }
+    return error_response(404, "NOT_FOUND",
+                          "no such endpoint on the " + std::string(listener_name(request.listener)) + " listener");
+  } catch (const std::exception&) {
+    // Nothing above should throw; if it does, the client gets a clean 500 and the server lives on.
+    return error_response(500, "INTERNAL_ERROR", "the gateway could not handle the request; see its log");
+  }
+}
+
+ApiResponse ApiHandler::healthz(const ApiRequest& request) const {
+  json body{{"status", "ok"}, {"version", version_}, {"listener", listener_name(request.listener)}};
+  if (request.listener == Listener::device) body["device_id"] = request.device_id;
+  return json_response(200, body);
+}
+
+ApiResponse ApiHandler::sign_in(const ApiRequest& request) {
+  auto parsed = parse_sign_in_request(request.body, max_body_bytes_);
+  if (!parsed) return error_response(400, parsed.error().code, parsed.error().message);
+
+  auto found = lookup_(parsed->staff_id);
+  if (!found) {
+    log::error("sign_in_storage_error", {{"code", found.error().code}});
+    return error_response(503, "STORAGE_UNAVAILABLE", "staff accounts cannot be read right now; try again later");
+  }
+  const bool known = found->has_value();
+  const bool password_ok = verify_password(parsed->password, known ? (*found)->password : decoy_hash_);
+  if (!known || !password_ok) {
+    // One answer for unknown id and wrong password. The id is not logged: people type passwords into it.
+    log::warn("sign_in_refused", {});
+    return error_response(401, "SIGN_IN_REFUSED", "staff id or password is wrong");
+  }
+  auto token = random_hex(32);
+  if (!token) return error_response(503, token.error().code, "cannot create a session; try again");
+
+  const StaffRecord& staff = **found;
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(sessions_mutex_);
+    std::erase_if(sessions_, [now](const auto& entry) { return entry.second.expires_at <= now; });
+    sessions_[sha256_hex(*token)] = Session{staff.staff_id, staff.display_name, staff.role, now + kSessionLifetime};
+  }
+  log::info("sign_in", {{"staff_id", staff.staff_id}, {"role", staff.role}});
+  return json_response(200, json{{"token", *token},
+                                 {"staff_id", staff.staff_id},
+                                 {"display_name", staff.display_name},
+                                 {"role", staff.role},
+                                 {"expires_in", kSessionLifetime.count()}});
+}
+
+ApiResponse ApiHandler::session(const ApiRequest& request) {
+  const auto token = bearer_token(request.authorization);
+  if (!token) {
+    return error_response(401, "NOT_SIGNED_IN", "send Authorization: Bearer <token> from POST /v1/console/sign-in");
+  }
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(sessions_mutex_);
+  const auto found = sessions_.find(sha256_hex(*token));
+  if (found == sessions_.end() || found->second.expires_at <= now) {
+    if (found != sessions_.end()) sessions_.erase(found);
+    return error_response(401, "NOT_SIGNED_IN", "the session is unknown or has expired; sign in again");
+  }
+  const Session& active = found->second;
+  return json_response(200, json{{"staff_id", active.staff_id},
+                                 {"display_name", active.display_name},
+                                 {"role", active.role},
+                                 {"server_time", utc_now_text()}});
+}
+
+}  // namespace kiosk::gateway

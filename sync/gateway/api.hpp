@@ -1,0 +1,85 @@
+// The gateway's request handling, independent of sockets and TLS: a parsed HTTP request in, a JSON
+// response out. Everything here treats the request as hostile bytes (it is fuzzed by
+// tests/fuzz/gateway_request_fuzz.cpp). Thread-safe; never throws.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "kiosk/core/error.hpp"
+#include "sync/gateway/store.hpp"
+
+namespace kiosk::gateway {
+
+enum class Listener { device, console };
+std::string_view listener_name(Listener listener);
+
+struct ApiRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and optional query
+  Listener listener = Listener::device;
+  std::string device_id;      // CN of the verified client certificate (device listener only)
+  std::string authorization;  // the Authorization header, if any
+  std::string body;
+};
+
+struct ApiResponse {
+  unsigned status = 200;
+  std::string body;  // always a JSON object
+};
+
+struct SignInRequest {
+  std::string staff_id;
+  std::string password;
+};
+
+inline constexpr std::size_t kDefaultMaxBodyBytes = 64 * 1024;
+
+// Validates a sign-in body: a JSON object with string "staff_id" (1-32 letters, digits, '_', '-')
+// and string "password" (1-256 bytes). Codes: BODY_TOO_LARGE, BAD_JSON, FIELD_MISSING, FIELD_INVALID.
+Result<SignInRequest> parse_sign_in_request(std::string_view body, std::size_t max_body_bytes = kDefaultMaxBodyBytes);
+// "Bearer <token>" -> token; nullopt for anything else.
+std::optional<std::string> bearer_token(std::string_view authorization);
+// {"code":..,"message":..}
+std::string error_body(std::string_view code, std::string_view message);
+
+using StaffLookup = std::function<Result<std::optional<StaffRecord>>(std::string_view staff_id)>;
+
+class ApiHandler {
+ public:
+  static constexpr std::chrono::seconds kSessionLifetime{8 * 60 * 60};
+
+  // `decoy_iterations` only exists so the fuzzer can keep unknown-id sign-ins cheap.
+  ApiHandler(StaffLookup lookup, std::string version, std::size_t max_body_bytes,
+             int decoy_iterations = kPasswordIterations);
+
+  ApiResponse handle(const ApiRequest& request);
+
+ private:
+  struct Session {
+    std::string staff_id;
+    std::string display_name;
+    std::string role;
+    std::chrono::steady_clock::time_point expires_at;
+  };
+
+  ApiResponse healthz(const ApiRequest& request) const;
+  ApiResponse sign_in(const ApiRequest& request);
+  ApiResponse session(const ApiRequest& request);
+
+  StaffLookup lookup_;
+  std::string version_;
+  std::size_t max_body_bytes_;
+  PasswordHash decoy_hash_;  // checked for unknown ids so they take as long as a wrong password
+  std::mutex sessions_mutex_;
+  // Keyed by the SHA-256 of the token, so a memory dump does not hand out live tokens.
+  std::unordered_map<std::string, Session> sessions_;
+};
+
+}  // namespace kiosk::gateway

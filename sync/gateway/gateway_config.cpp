@@ -1,0 +1,82 @@
+#include "sync/gateway/gateway_config.hpp"
+
+#include <arpa/inet.h>
+
+#include "kiosk/core/config_reader.hpp"
+
+namespace kiosk::gateway {
+namespace {
+
+bool is_ip_address(const std::string& text) {
+  unsigned char buffer[16];
+  return inet_pton(AF_INET, text.c_str(), buffer) == 1 || inet_pton(AF_INET6, text.c_str(), buffer) == 1;
+}
+
+Result<GatewayConfig> read(ConfigReader& reader, std::filesystem::path source) {
+  GatewayConfig c;
+  c.source = std::move(source);
+  auto data_dir = reader.get_path("storage.data_dir", c.data_dir);
+  if (!data_dir) return std::unexpected(data_dir.error());
+  c.data_dir = *data_dir;
+
+  struct ListenerKeys {
+    const char* address_key;
+    const char* port_key;
+    std::string& address;
+    std::uint16_t& port;
+  };
+  for (ListenerKeys keys :
+       {ListenerKeys{"device_listener.address", "device_listener.port", c.device_address, c.device_port},
+        ListenerKeys{"console_listener.address", "console_listener.port", c.console_address, c.console_port}}) {
+    auto address = reader.get_string(keys.address_key, keys.address);
+    if (!address) return std::unexpected(address.error());
+    if (!is_ip_address(*address)) {
+      return fail("CONFIG_BAD_VALUE", reader.source_name() + ": " + keys.address_key +
+                                          " must be an IP address such as "
+                                          "127.0.0.1 or 0.0.0.0, got \"" +
+                                          *address + "\"");
+    }
+    keys.address = *address;
+    // 0 asks the system for a free port; the real one is written to DATA/run/ports.json.
+    auto port = reader.get_int(keys.port_key, keys.port, 0, 65535);
+    if (!port) return std::unexpected(port.error());
+    keys.port = static_cast<std::uint16_t>(*port);
+  }
+
+  auto handshake = reader.get_int("limits.handshake_timeout_seconds", c.handshake_timeout.count(), 1, 120);
+  if (!handshake) return std::unexpected(handshake.error());
+  c.handshake_timeout = std::chrono::seconds(*handshake);
+  auto request = reader.get_int("limits.request_timeout_seconds", c.request_timeout.count(), 1, 600);
+  if (!request) return std::unexpected(request.error());
+  c.request_timeout = std::chrono::seconds(*request);
+  auto grace = reader.get_int("limits.shutdown_grace_seconds", c.shutdown_grace.count(), 1, 60);
+  if (!grace) return std::unexpected(grace.error());
+  c.shutdown_grace = std::chrono::seconds(*grace);
+  auto body = reader.get_int("limits.max_body_bytes", static_cast<std::int64_t>(c.max_body_bytes), 1024, 64 * 1024);
+  if (!body) return std::unexpected(body.error());
+  c.max_body_bytes = static_cast<std::size_t>(*body);
+
+  auto log_file = reader.get_path("log.file", {});
+  if (!log_file) return std::unexpected(log_file.error());
+  c.log_file = *log_file;
+
+  if (auto unknown = reader.check_no_unknown_keys(); !unknown) return std::unexpected(unknown.error());
+  return c;
+}
+
+}  // namespace
+
+Result<GatewayConfig> load_gateway_config(const std::filesystem::path& file) {
+  auto reader = ConfigReader::from_file(file);
+  if (!reader) return std::unexpected(reader.error());
+  return read(*reader, file);
+}
+
+Result<GatewayConfig> parse_gateway_config(std::string_view text, std::string source_name,
+                                           std::filesystem::path base_dir) {
+  auto reader = ConfigReader::from_string(text, source_name, std::move(base_dir));
+  if (!reader) return std::unexpected(reader.error());
+  return read(*reader, {});
+}
+
+}  // namespace kiosk::gateway

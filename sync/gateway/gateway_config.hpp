@@ -1,0 +1,41 @@
+// The gateway's configuration (gateway.toml). Every key, its default and its meaning are documented
+// in gateway.example.toml beside this file.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "kiosk/core/error.hpp"
+
+namespace kiosk::gateway {
+
+struct GatewayConfig {
+  std::filesystem::path source;  // the file it was read from; empty for built-in defaults
+
+  // [storage]
+  std::filesystem::path data_dir = "/var/lib/csdc-gateway";
+  // [device_listener] (mutual TLS, kiosks)
+  std::string device_address = "127.0.0.1";
+  std::uint16_t device_port = 8443;
+  // [console_listener] (server TLS, witness consoles)
+  std::string console_address = "127.0.0.1";
+  std::uint16_t console_port = 8444;
+  // [limits]
+  std::chrono::seconds handshake_timeout{10};
+  std::chrono::seconds request_timeout{30};
+  std::chrono::seconds shutdown_grace{5};
+  std::size_t max_body_bytes = 64 * 1024;
+  // [log]
+  std::filesystem::path log_file;  // empty: standard error
+};
+
+// Reads and validates a gateway.toml. Errors name the file, line and key.
+Result<GatewayConfig> load_gateway_config(const std::filesystem::path& file);
+Result<GatewayConfig> parse_gateway_config(std::string_view text, std::string source_name,
+                                           std::filesystem::path base_dir);
+
+}  // namespace kiosk::gateway

@@ -1,0 +1,314 @@
+// `gateway`: the head-office server that kiosks and witness consoles talk to, plus the development
+// commands that prepare its data directory (dev PKI, device enrolment, staff accounts).
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kiosk/core/log.hpp"
+#include "sync/gateway/api.hpp"
+#include "sync/gateway/gateway_config.hpp"
+#include "sync/gateway/pki.hpp"
+#include "sync/gateway/server.hpp"
+#include "sync/gateway/store.hpp"
+
+namespace {
+
+using namespace kiosk;
+using namespace kiosk::gateway;
+
+constexpr int kExitOk = 0;
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+constexpr const char* kMainHelp = R"(gateway - head-office server of the CSDC certificate-service kiosks
+
+Every kiosk (device certificate, mutual TLS) and every witness console (staff sign-in) talks only
+to this program. It keeps its state in one data directory: a development PKI in DATA/pki/, the
+staff and device index in DATA/index.sqlite, and the listening ports in DATA/run/ports.json.
+
+Usage:
+  gateway [serve] [--config FILE] [--data-dir DIR]
+  gateway enrol-dev --data-dir DIR --device-id ID --out DIR
+  gateway add-staff --data-dir DIR --staff-id ID --name NAME --role ROLE   (password on stdin)
+  gateway help [COMMAND] | gateway COMMAND --help | gateway --version
+
+Commands:
+  serve       run the server (the default command)
+  enrol-dev   issue a development device certificate for a kiosk
+  add-staff   create a witness / operator / reviewer account for the witness console
+
+Example (one machine, development):
+  gateway enrol-dev --data-dir ./gw-data --device-id SIM-0001 --out ./kiosk-device
+  printf 'secret\n' | gateway add-staff --data-dir ./gw-data --staff-id W0001 --name 'Wang Li' --role witness
+  gateway serve --data-dir ./gw-data
+
+Exit status: 0 success, 1 failure (the message says why), 2 wrong usage.
+)";
+
+constexpr const char* kServeHelp = R"(gateway serve - run the head-office server
+
+Usage: gateway [serve] [--config FILE] [--data-dir DIR]
+
+Options:
+  --config FILE    gateway.toml to read (see gateway.example.toml). Without it every setting takes
+                   its default: data dir /var/lib/csdc-gateway, device listener 127.0.0.1:8443,
+                   console listener 127.0.0.1:8444, log to standard error.
+  --data-dir DIR   data directory; overrides [storage] data_dir from the config file.
+
+On first start the data directory gets a development PKI (DATA/pki/: "CSDC Kiosk Dev CA" and a
+server certificate for localhost / 127.0.0.1) and the index DATA/index.sqlite.
+
+Listeners:
+  device   mutual TLS; only kiosks with a certificate from the dev CA get past the handshake.
+           GET /healthz
+  console  server TLS; GET /healthz, POST /v1/console/sign-in, GET /v1/console/session
+
+A port of 0 picks a free port; the real ports are written to DATA/run/ports.json as
+{"device":N,"console":N} and logged in the "listening" event. SIGTERM or SIGINT stops the server
+cleanly (in-flight requests finish, up to [limits] shutdown_grace_seconds) and it exits with 0.
+
+Example:
+  gateway serve --config /etc/csdc-gateway/gateway.toml
+)";
+
+constexpr const char* kEnrolHelp = R"(gateway enrol-dev - issue a development device certificate
+
+Usage: gateway enrol-dev --data-dir DIR --device-id ID --out DIR
+
+Makes a new P-256 key and a certificate with CN=ID (clientAuth) signed by the development CA in
+DIR/pki/, records the device in DIR/index.sqlite and writes, into the --out directory:
+  device.key   the device's private key (mode 0600)
+  device.crt   the device certificate
+  ca.crt       the CA that signed the gateway's certificate (for the kiosk's [gateway] ca_file)
+The data directory's development PKI is created if it does not exist yet. Refused when the data
+directory holds a PKI that is not the development CA: production devices are enrolled by the
+broker's CA, never by this command.
+
+Options:
+  --data-dir DIR    the gateway's data directory (required)
+  --device-id ID    1-64 letters, digits, '.', '_' or '-', e.g. SIM-0001 (required)
+  --out DIR         where to write the three files; created if needed (required)
+
+Example:
+  gateway enrol-dev --data-dir ./gw-data --device-id SIM-0001 --out ./kiosk-device
+)";
+
+constexpr const char* kAddStaffHelp = R"(gateway add-staff - create a staff account for the witness console
+
+Usage: gateway add-staff --data-dir DIR --staff-id ID --name NAME --role ROLE
+
+The password is read from standard input (one line; it is not echoed when typed on a terminal
+and never logged). It is stored as PBKDF2-HMAC-SHA256 with a per-user salt. An empty password is
+refused.
+
+Options:
+  --data-dir DIR    the gateway's data directory (required)
+  --staff-id ID     1-32 letters, digits, '_' or '-', e.g. W0001 (required)
+  --name NAME       the name shown in the console (required)
+  --role ROLE       witness, operator or reviewer (required)
+
+Example:
+  printf 'secret\n' | gateway add-staff --data-dir ./gw-data --staff-id W0001 --name 'Wang Li' --role witness
+)";
+
+int usage_error(const std::string& message, const char* command) {
+  std::fprintf(stderr, "gateway: %s\nRun 'gateway %s--help' for usage.\n", message.c_str(), command);
+  return kExitUsage;
+}
+
+int runtime_error(const Error& error) {
+  std::fprintf(stderr, "gateway: %s\n", error.to_string().c_str());
+  return kExitFailure;
+}
+
+// --name VALUE pairs; any other word is a usage error.
+struct Options {
+  std::map<std::string, std::string> values;
+  bool help = false;
+};
+
+std::optional<Options> parse_options(const std::vector<std::string>& args, std::vector<std::string_view> allowed,
+                                     std::string& problem) {
+  Options options;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (arg == "--help" || arg == "-h") {
+      options.help = true;
+      continue;
+    }
+    bool known = false;
+    for (const auto name : allowed) known = known || arg == name;
+    if (!known) {
+      problem = "unknown option '" + arg + "'";
+      return std::nullopt;
+    }
+    if (i + 1 >= args.size()) {
+      problem = "option " + arg + " needs a value";
+      return std::nullopt;
+    }
+    options.values[arg] = args[++i];
+  }
+  return options;
+}
+
+Result<std::string> read_password_from_stdin() {
+  const bool terminal = ::isatty(STDIN_FILENO) == 1;
+  termios saved{};
+  if (terminal && ::tcgetattr(STDIN_FILENO, &saved) == 0) {
+    // Typed passwords are not echoed; the terminal is restored right after the line is read.
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::fprintf(stderr, "Password: ");
+  }
+  std::string password;
+  const bool got_line = static_cast<bool>(std::getline(std::cin, password));
+  if (terminal) {
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    std::fprintf(stderr, "\n");
+  }
+  if (!got_line && password.empty()) {
+    return fail("STAFF_INVALID", "no password on standard input; pipe it in, e.g. printf 'secret\\n' | gateway ...");
+  }
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  if (password.empty()) return fail("STAFF_INVALID", "the password is empty; an empty password is refused");
+  return password;
+}
+
+int run_serve(const std::vector<std::string>& args) {
+  std::string problem;
+  auto options = parse_options(args, {"--config", "--data-dir"}, problem);
+  if (!options) return usage_error(problem, "serve ");
+  if (options->help) {
+    std::fputs(kServeHelp, stdout);
+    return kExitOk;
+  }
+  GatewayConfig config;
+  if (auto file = options->values.find("--config"); file != options->values.end()) {
+    auto loaded = load_gateway_config(file->second);
+    if (!loaded) return runtime_error(loaded.error());
+    config = std::move(*loaded);
+  }
+  if (auto dir = options->values.find("--data-dir"); dir != options->values.end()) config.data_dir = dir->second;
+  if (!config.log_file.empty()) {
+    if (auto opened = log::open_file(config.log_file); !opened) return runtime_error(opened.error());
+  }
+
+  bool created = false;
+  auto pki = ensure_dev_pki(config.data_dir, created);
+  if (!pki) {
+    log::error("start_failed", {{"code", pki.error().code}, {"message", pki.error().message}});
+    return runtime_error(pki.error());
+  }
+  if (created) log::info("dev_pki_created", {{"dir", pki->dir.string()}});
+  auto store = Store::open(config.data_dir);
+  if (!store) {
+    log::error("start_failed", {{"code", store.error().code}, {"message", store.error().message}});
+    return runtime_error(store.error());
+  }
+
+  ApiHandler handler([&store](std::string_view staff_id) { return store->find_staff(staff_id); }, KIOSK_GATEWAY_VERSION,
+                     config.max_body_bytes);
+  ServerOptions server_options{config, *pki, config.data_dir / "run"};
+  auto served = serve(server_options, handler);
+  if (!served) {
+    log::error("start_failed", {{"code", served.error().code}, {"message", served.error().message}});
+    return runtime_error(served.error());
+  }
+  log::info("stopped", {});
+  return kExitOk;
+}
+
+int run_enrol(const std::vector<std::string>& args) {
+  std::string problem;
+  auto options = parse_options(args, {"--data-dir", "--device-id", "--out"}, problem);
+  if (!options) return usage_error(problem, "enrol-dev ");
+  if (options->help) {
+    std::fputs(kEnrolHelp, stdout);
+    return kExitOk;
+  }
+  for (const char* required : {"--data-dir", "--device-id", "--out"}) {
+    if (!options->values.contains(required)) return usage_error(std::string(required) + " is required", "enrol-dev ");
+  }
+  const std::filesystem::path data_dir = options->values["--data-dir"];
+  bool created = false;
+  auto pki = ensure_dev_pki(data_dir, created);
+  if (!pki) return runtime_error(pki.error());
+  if (created) std::fprintf(stderr, "created development PKI in %s\n", pki->dir.c_str());
+  auto store = Store::open(data_dir);
+  if (!store) return runtime_error(store.error());
+  const std::filesystem::path out_dir = options->values["--out"];
+  auto device = enrol_dev_device(*pki, options->values["--device-id"], out_dir);
+  if (!device) return runtime_error(device.error());
+  if (auto recorded = store->record_device(*device); !recorded) return runtime_error(recorded.error());
+  std::printf("enrolled device %s (serial %s)\n  key:         %s\n  certificate: %s\n  gateway CA:  %s\n",
+              device->device_id.c_str(), device->serial_hex.c_str(), (out_dir / "device.key").c_str(),
+              (out_dir / "device.crt").c_str(), (out_dir / "ca.crt").c_str());
+  return kExitOk;
+}
+
+int run_add_staff(const std::vector<std::string>& args) {
+  std::string problem;
+  auto options = parse_options(args, {"--data-dir", "--staff-id", "--name", "--role"}, problem);
+  if (!options) return usage_error(problem, "add-staff ");
+  if (options->help) {
+    std::fputs(kAddStaffHelp, stdout);
+    return kExitOk;
+  }
+  for (const char* required : {"--data-dir", "--staff-id", "--name", "--role"}) {
+    if (!options->values.contains(required)) return usage_error(std::string(required) + " is required", "add-staff ");
+  }
+  const std::string& staff_id = options->values["--staff-id"];
+  const std::string& role = options->values["--role"];
+  if (!is_valid_staff_id(staff_id))
+    return usage_error("--staff-id must be 1-32 letters, digits, '_' or '-'", "add-staff ");
+  if (!is_valid_role(role)) return usage_error("--role must be witness, operator or reviewer", "add-staff ");
+  auto password = read_password_from_stdin();
+  if (!password) return runtime_error(password.error());
+  auto store = Store::open(options->values["--data-dir"]);
+  if (!store) return runtime_error(store.error());
+  if (auto added = store->add_staff(staff_id, options->values["--name"], role, *password); !added) {
+    return runtime_error(added.error());
+  }
+  std::printf("added staff %s (%s)\n", staff_id.c_str(), role.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  log::set_program("gateway");
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string command = "serve";
+  if (!args.empty() && !args.front().starts_with("-")) {
+    command = args.front();
+    args.erase(args.begin());
+  } else if (!args.empty() && (args.front() == "--help" || args.front() == "-h")) {
+    std::fputs(kMainHelp, stdout);
+    return kExitOk;
+  } else if (!args.empty() && args.front() == "--version") {
+    std::printf("gateway %s\n", KIOSK_GATEWAY_VERSION);
+    return kExitOk;
+  }
+  if (command == "help") {
+    const std::string topic = args.empty() ? "" : args.front();
+    std::fputs(topic == "serve"       ? kServeHelp
+               : topic == "enrol-dev" ? kEnrolHelp
+               : topic == "add-staff" ? kAddStaffHelp
+                                      : kMainHelp,
+               stdout);
+    return kExitOk;
+  }
+  if (command == "serve") return run_serve(args);
+  if (command == "enrol-dev") return run_enrol(args);
+  if (command == "add-staff") return run_add_staff(args);
+  return usage_error("unknown command '" + command + "'", "");
+}

@@ -1,0 +1,62 @@
+// The gateway's embedded index (DATA/index.sqlite): staff accounts and enrolled devices.
+// SQLite in WAL mode with synchronous=FULL so that an acknowledged write survives a power cut.
+// Thread-safe: one connection guarded by a mutex (the gateway's write rate is tiny).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "kiosk/core/error.hpp"
+#include "sync/gateway/pki.hpp"
+
+namespace kiosk::gateway {
+
+inline constexpr int kPasswordIterations = 200000;
+
+// PBKDF2-HMAC-SHA256 with a per-user random salt; hex encoded for storage.
+struct PasswordHash {
+  std::string salt_hex;
+  std::string hash_hex;
+  int iterations = kPasswordIterations;
+};
+
+Result<PasswordHash> hash_password(std::string_view password, int iterations = kPasswordIterations);
+// Constant-time comparison; false for a malformed stored hash.
+bool verify_password(std::string_view password, const PasswordHash& stored);
+
+bool is_valid_staff_id(std::string_view staff_id);
+bool is_valid_role(std::string_view role);  // witness, operator, reviewer
+
+struct StaffRecord {
+  std::string staff_id;
+  std::string display_name;
+  std::string role;
+  PasswordHash password;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) DATA/index.sqlite and its tables. STORAGE_OPEN_FAILED otherwise.
+  static Result<Store> open(const std::filesystem::path& data_dir);
+  Store(Store&&) noexcept;
+  Store& operator=(Store&&) noexcept;
+  ~Store();
+
+  // STAFF_EXISTS if the id is taken; STAFF_INVALID for a bad id, name, role or empty password.
+  Result<void> add_staff(std::string_view staff_id, std::string_view display_name, std::string_view role,
+                         std::string_view password);
+  Result<std::optional<StaffRecord>> find_staff(std::string_view staff_id);
+  Result<void> record_device(const EnrolledDevice& device);
+  Result<std::int64_t> count_devices();
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kiosk::gateway

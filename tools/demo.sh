@@ -10,9 +10,10 @@ bash image/install-packages.sh runtime build test
 cmake --preset default >/dev/null
 cmake --build --preset default --target kiosk gateway witness kioskctl
 
-bin=$root/build/default
+build=$root/build/default
+bin=$build/bin
 out=$root/out/demo
-catalogs=$bin/share/csdc-kiosk/i18n
+catalogs=$build/share/csdc-kiosk/i18n
 mkdir -p "$out"
 rm -f "$out/gateway-data/run/ports.json" "$out"/*.log
 
@@ -29,7 +30,7 @@ port = 0
 [log]
 file = "gateway.log"
 TOML
-"$bin/sync/gateway/gateway" serve --config "$out/gateway.toml" &
+"$bin/gateway" serve --config "$out/gateway.toml" &
 gateway_pid=$!
 stop_gateway() {
   if kill -0 "$gateway_pid" 2>/dev/null; then
@@ -46,10 +47,10 @@ console_port=$(sed -E 's/.*"console": *([0-9]+).*/\1/' <<<"$ports")
 # Development enrolment: the simulated kiosk gets a device certificate from the development PKI,
 # and a development witness account exists for the console.
 if [ ! -s "$out/device/device.crt" ]; then
-  "$bin/sync/gateway/gateway" enrol-dev --data-dir "$out/gateway-data" --device-id SIM-0001 --out "$out/device"
+  "$bin/gateway" enrol-dev --data-dir "$out/gateway-data" --device-id SIM-0001 --out "$out/device"
 fi
 if [ ! -f "$out/.witness-account" ]; then
-  printf 'demo-witness\n' | "$bin/sync/gateway/gateway" add-staff --data-dir "$out/gateway-data" \
+  printf 'demo-witness\n' | "$bin/gateway" add-staff --data-dir "$out/gateway-data" \
     --staff-id W0001 --name "演示见证人" --role witness
   touch "$out/.witness-account"
 fi
@@ -82,11 +83,10 @@ file = "kiosk.log"
 TOML
 cat >"$out/witness.toml" <<TOML
 [gateway]
-url = "https://127.0.0.1:$console_port"
+console_url = "https://127.0.0.1:$console_port"
 ca_file = "device/ca.crt"
 [ui]
 catalog_dir = "$catalogs"
-renderer = "$([ $headless = 1 ] && echo software || echo auto)"
 [log]
 file = "witness.log"
 TOML
@@ -95,18 +95,18 @@ mkdir -p "$out/kiosk-state"
 if [ $headless = 0 ]; then
   echo "demo: kiosk and witness console are opening. Witness sign-in: W0001 / demo-witness."
   echo "demo: close the kiosk with Ctrl+Alt+Shift+Q (maintenance exit, allowed in the demo config)."
-  "$bin/ui/witness/witness" --config "$out/witness.toml" &
+  "$bin/witness" --config "$out/witness.toml" &
   witness_pid=$!
-  "$bin/kiosk/app/kiosk" --config "$out/kiosk.toml" --windowed --size 1280x800 || true
+  "$bin/kiosk" --config "$out/kiosk.toml" --windowed --size 1280x800 || true
   kill -TERM "$witness_pid" 2>/dev/null || true
   wait "$witness_pid" 2>/dev/null || true
 else
   shots=$out/screenshots
   rm -rf "$shots" && mkdir -p "$shots"
   echo "demo: no display; running the scripted tour under Xvfb"
-  xvfb-run -a -s "-screen 0 1920x1080x24" "$bin/kiosk/app/kiosk" --config "$out/kiosk.toml" \
-    --windowed --size 1920x1080 --script "$root/tools/demo/kiosk-tour.script" --screenshot-dir "$shots"
-  xvfb-run -a -s "-screen 0 1280x800x24" "$bin/ui/witness/witness" --config "$out/witness.toml" \
+  xvfb-run -a -s "-screen 0 1920x1080x24" "$bin/kiosk" --config "$out/kiosk.toml" \
+    --windowed --size 1920x1080 --script "$root/ui/kiosk/scripts/all_screens.script" --screenshot-dir "$shots"
+  xvfb-run -a -s "-screen 0 1280x800x24" "$bin/witness" --config "$out/witness.toml" \
     --script "$root/tools/demo/witness-sign-in.script" --screenshot-dir "$shots"
   echo
   echo "demo: screenshots (one PNG per screen): $shots"

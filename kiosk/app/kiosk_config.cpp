@@ -8,13 +8,13 @@ namespace kiosk {
 namespace {
 
 // Copies a Result's value into `target`, or leaves the function with its error.
-#define KIOSK_READ(target, expr)                          \
-  do {                                                    \
-    auto kiosk_read_value = (expr);                       \
-    if (!kiosk_read_value) {                              \
-      return std::unexpected(kiosk_read_value.error());   \
-    }                                                     \
-    target = *std::move(kiosk_read_value);                \
+#define KIOSK_READ(target, expr)                        \
+  do {                                                  \
+    auto kiosk_read_value = (expr);                     \
+    if (!kiosk_read_value) {                            \
+      return std::unexpected(kiosk_read_value.error()); \
+    }                                                   \
+    target = *std::move(kiosk_read_value);              \
   } while (false)
 
 Result<KioskConfig> read(ConfigReader reader, std::filesystem::path source) {
@@ -88,8 +88,7 @@ Result<KioskConfig> load_kiosk_config(const std::filesystem::path& file) {
   return read(std::move(*reader), file);
 }
 
-Result<KioskConfig> parse_kiosk_config(std::string_view text, std::string source_name,
-                                       std::filesystem::path base_dir) {
+Result<KioskConfig> parse_kiosk_config(std::string_view text, std::string source_name, std::filesystem::path base_dir) {
   auto reader = ConfigReader::from_string(text, source_name, std::move(base_dir));
   if (!reader) return std::unexpected(reader.error());
   return read(std::move(*reader), source_name);

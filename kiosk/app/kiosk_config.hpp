@@ -55,8 +55,7 @@ struct KioskConfig {
 // Reads and validates a kiosk.toml. Errors name the file, line and key.
 Result<KioskConfig> load_kiosk_config(const std::filesystem::path& file);
 // Same, from text (tests); relative paths resolve against base_dir.
-Result<KioskConfig> parse_kiosk_config(std::string_view text, std::string source_name,
-                                       std::filesystem::path base_dir);
+Result<KioskConfig> parse_kiosk_config(std::string_view text, std::string source_name, std::filesystem::path base_dir);
 
 KioskSettings session_settings(const KioskConfig& config);
 

@@ -50,9 +50,11 @@ bool crop(const Image& in, int x, int y, int w, int h, Image& out) {
   out.height = h;
   out.rgb.resize(static_cast<std::size_t>(w) * static_cast<std::size_t>(h) * 3);
   for (int row = 0; row < h; ++row) {
-    const auto* src = &in.rgb[(static_cast<std::size_t>(y + row) * static_cast<std::size_t>(in.width) +
-                               static_cast<std::size_t>(x)) * 3];
-    std::copy(src, src + static_cast<std::size_t>(w) * 3, &out.rgb[static_cast<std::size_t>(row) * static_cast<std::size_t>(w) * 3]);
+    const auto* src =
+        &in.rgb[(static_cast<std::size_t>(y + row) * static_cast<std::size_t>(in.width) + static_cast<std::size_t>(x)) *
+                3];
+    std::copy(src, src + static_cast<std::size_t>(w) * 3,
+              &out.rgb[static_cast<std::size_t>(row) * static_cast<std::size_t>(w) * 3]);
   }
   return true;
 }
@@ -61,7 +63,8 @@ int nonblank(const Image& region, double min_ink_percent) {
   std::map<unsigned, std::size_t> counts;
   const std::size_t pixels = region.rgb.size() / 3;
   for (std::size_t i = 0; i < pixels; ++i) {
-    const unsigned colour = (unsigned{region.rgb[i * 3]} << 16) | (unsigned{region.rgb[i * 3 + 1]} << 8) | region.rgb[i * 3 + 2];
+    const unsigned colour =
+        (unsigned{region.rgb[i * 3]} << 16) | (unsigned{region.rgb[i * 3 + 1]} << 8) | region.rgb[i * 3 + 2];
     ++counts[colour];
   }
   unsigned background = 0;

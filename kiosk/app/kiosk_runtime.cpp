@@ -1,0 +1,277 @@
+#include "kiosk/app/kiosk_runtime.hpp"
+
+#include <SDL.h>
+#include <imgui.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <thread>
+
+#include "kiosk/app/event_queue.hpp"
+#include "kiosk/core/log.hpp"
+#include "sync/client/https_client.hpp"
+#include "ui/common/fonts.hpp"
+#include "ui/common/po_catalog.hpp"
+#include "ui/common/script_runner.hpp"
+#include "ui/common/touch_targets.hpp"
+#include "ui/common/ui_window.hpp"
+#include "ui/kiosk/kiosk_screens.hpp"
+
+namespace kiosk::app {
+namespace {
+
+constexpr auto kFrameInterval = std::chrono::milliseconds{33};  // at most ~30 frames a second
+constexpr int kIdleWaitMs = 250;                                // how often an idle loop looks at the signal flag
+constexpr int kFramesAfterInput = 3;                            // press, release, and the frame that shows the result
+
+void on_signal(int) { shutdown_signalled().store(true); }
+
+std::string fixed1(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1f", value);
+  return buffer;
+}
+
+// Posts event::Tick every second until stopped; stopping wakes it at once.
+class Ticker {
+ public:
+  explicit Ticker(EventQueue& queue)
+      : thread_([&queue](std::stop_token stop) {
+          std::mutex mutex;
+          std::condition_variable_any wake;
+          std::unique_lock lock(mutex);
+          while (!wake.wait_for(lock, stop, std::chrono::seconds{1}, [] { return false; })) {
+            if (stop.stop_requested()) break;
+            queue.push(event::Tick{});
+          }
+        }) {}
+
+ private:
+  std::jthread thread_;
+};
+
+bool maintenance_chord(const SDL_KeyboardEvent& key) {
+  const Uint16 mod = key.keysym.mod;
+  return key.keysym.sym == SDLK_q && (mod & KMOD_CTRL) != 0 && (mod & KMOD_ALT) != 0 && (mod & KMOD_SHIFT) != 0;
+}
+
+}  // namespace
+
+std::atomic<bool>& shutdown_signalled() {
+  static std::atomic<bool> flag{false};
+  return flag;
+}
+
+void install_signal_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+long resident_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      try {
+        return std::stol(line.substr(6));
+      } catch (...) {
+        return 0;
+      }
+    }
+  }
+  return 0;
+}
+
+std::filesystem::path resolve_catalog_dir(const std::optional<std::filesystem::path>& preferred,
+                                          const std::filesystem::path& configured) {
+  std::error_code ec;
+  if (preferred) return *preferred;  // explicit: used as given, so a typo is reported, not papered over
+  if (std::filesystem::exists(configured / "zh_CN.po", ec)) return configured;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto beside = exe.parent_path() / ".." / "share" / "csdc-kiosk" / "i18n";
+    if (std::filesystem::exists(beside / "zh_CN.po", ec)) return beside.lexically_normal();
+  }
+  return configured;
+}
+
+KioskRunResult run_kiosk(const KioskRunOptions& options) {
+  const KioskConfig& config = options.config;
+  KioskRunResult result;
+  SystemClock clock;
+  KioskSession session(session_settings(config), clock);
+
+  auto catalogs = ui::load_catalogs(options.catalog_dir);
+  if (!catalogs) {
+    log::error("start_failed", {{"code", catalogs.error().code}, {"message", catalogs.error().message}});
+    result.exit_code = 2;
+    return result;
+  }
+
+  const ui::WindowOptions window_options{.title = catalogs->get(config.language).text("kiosk.window_title"),
+                                         .fullscreen = config.fullscreen,
+                                         .width = options.width,
+                                         .height = options.height,
+                                         .software_renderer = config.renderer == "software"};
+  auto window = ui::UiWindow::create(window_options);
+  if (!window) {
+    log::error("start_failed", {{"code", window.error().code}, {"message", window.error().message}});
+    result.exit_code = 2;
+    return result;
+  }
+  auto fonts = ui::build_font_atlas(
+      *ImGui::GetIO().Fonts,
+      ui::FontSpec{
+          .file = config.font_file, .index = config.font_index, .base_px = static_cast<float>(config.font_size_px)},
+      catalogs->all_texts());
+  if (!fonts) {
+    log::error("start_failed", {{"code", fonts.error().code}, {"message", fonts.error().message}});
+    result.exit_code = 2;
+    return result;
+  }
+  ui::apply_kiosk_style();
+  const ui::KioskFonts kiosk_fonts{.base = fonts->base, .large = fonts->large, .title = fonts->title};
+  const ui::KioskView view{.device_id = config.device_id};
+  ui::TouchTargets targets;
+
+  // Declared before every producer so that it outlives them.
+  EventQueue queue;
+  const Uint32 wake_event = SDL_RegisterEvents(1);
+  if (wake_event != static_cast<Uint32>(-1)) {
+    queue.set_waker([wake_event] {
+      SDL_Event wake{};
+      wake.type = wake_event;
+      SDL_PushEvent(&wake);  // thread-safe; only interrupts the UI thread's wait
+    });
+  }
+  Ticker ticker(queue);
+  std::unique_ptr<sync::GatewayMonitor> monitor;
+  if (options.gateway_monitor) {
+    auto client =
+        sync::HttpsClient::create(config.gateway_url,
+                                  sync::TlsIdentity{.ca_file = config.gateway_ca_file,
+                                                    .cert_file = config.device_cert_file,
+                                                    .key_file = config.device_key_file},
+                                  std::chrono::duration_cast<std::chrono::milliseconds>(config.gateway_timeout));
+    if (client) {
+      monitor = std::make_unique<sync::GatewayMonitor>(
+          std::move(*client), std::chrono::duration_cast<std::chrono::milliseconds>(config.gateway_check_interval),
+          [&queue](bool reachable, std::string problem) {
+            queue.push(event::GatewayChecked{reachable, std::move(problem)});
+          });
+    } else {
+      // The kiosk still runs (and says head office is offline) so that staff can see the problem.
+      log::error("gateway_client_unavailable", {{"code", client.error().code}, {"message", client.error().message}});
+      queue.push(event::GatewayChecked{false, client.error().code});
+    }
+  }
+
+  std::optional<ui::ScriptRunner> script;
+  if (options.script) script.emplace(*options.script, options.screenshot_dir);
+  const ui::ScriptHost host{.current_screen = [&session] { return std::string(to_string(session.state().screen)); },
+                            .set_text = {}};
+  const auto post = [&queue](const Event& e) { queue.push(e); };
+
+  int frames_wanted = 1;
+  std::uint64_t drawn_revision = session.state().revision;
+  bool first_frame_logged = false;
+  bool shutdown_posted = false;
+  auto last_frame = std::chrono::steady_clock::now() - kFrameInterval;
+
+  const auto handle_sdl = [&](const SDL_Event& e) {
+    if (e.type == wake_event) return;
+    switch (e.type) {
+      case SDL_QUIT:
+        // The window manager's close (Alt+F4): honoured only where maintenance exit is allowed.
+        if (config.maintenance_exit)
+          queue.push(event::MaintenanceExit{});
+        else
+          log::info("quit_request_ignored", {{"reason", "kiosk mode"}});
+        return;
+      case SDL_KEYDOWN:
+        if (maintenance_chord(e.key)) queue.push(event::MaintenanceExit{});
+        return;  // the kiosk has no keyboard input: Escape and the rest are swallowed
+      case SDL_KEYUP:
+      case SDL_TEXTINPUT:
+      case SDL_TEXTEDITING: return;
+      case SDL_MOUSEBUTTONDOWN:
+      case SDL_MOUSEBUTTONUP:
+      case SDL_FINGERDOWN:
+      case SDL_FINGERUP: frames_wanted = kFramesAfterInput; break;
+      case SDL_WINDOWEVENT: frames_wanted = std::max(frames_wanted, 1); break;
+      default: break;
+    }
+    window.value()->process_event(e);
+  };
+
+  while (true) {
+    const auto now = std::chrono::steady_clock::now();
+    const bool want_frame = frames_wanted > 0 || (script && script->active());
+    int timeout_ms = kIdleWaitMs;
+    if (want_frame) {
+      const auto due = last_frame + kFrameInterval - now;
+      timeout_ms = static_cast<int>(
+          std::max<std::int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(due).count()));
+    }
+    SDL_Event e;
+    if (SDL_WaitEventTimeout(&e, timeout_ms) != 0) {
+      handle_sdl(e);
+      while (SDL_PollEvent(&e) != 0) handle_sdl(e);
+    }
+    if (shutdown_signalled().load() && !shutdown_posted) {
+      queue.push(event::Shutdown{});
+      shutdown_posted = true;
+    }
+    for (const Event& event : queue.drain()) session.handle(event);
+    const KioskState& state = session.state();
+    if (state.exit_requested) break;
+    if (state.revision != drawn_revision) {
+      drawn_revision = state.revision;
+      frames_wanted = std::max(frames_wanted, 2);
+    }
+
+    const auto frame_time = std::chrono::steady_clock::now();
+    if (!(frames_wanted > 0 || (script && script->active())) || frame_time - last_frame < kFrameInterval) continue;
+    last_frame = frame_time;
+    if (frames_wanted > 0) --frames_wanted;
+
+    window.value()->begin_frame();
+    targets.begin_frame();
+    ui::draw_kiosk(state, catalogs->get(state.language), kiosk_fonts, view, targets, post);
+    targets.end_frame();
+    window.value()->render(ui::kKioskBackground[0], ui::kKioskBackground[1], ui::kKioskBackground[2]);
+    std::optional<ui::ScriptRunner::Status> script_status;
+    if (script && script->active()) script_status = script->after_frame(**window, targets, host);
+    window.value()->present();
+
+    if (!first_frame_logged) {
+      first_frame_logged = true;
+      const double startup_ms =
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - options.process_start).count();
+      log::info("first_frame", {{"startup_ms", fixed1(startup_ms)},
+                                {"font_atlas_ms", fixed1(fonts->build_ms)},
+                                {"glyphs", std::to_string(fonts->glyphs)},
+                                {"atlas_width", std::to_string(fonts->atlas_width)},
+                                {"atlas_height", std::to_string(fonts->atlas_height)},
+                                {"rss_kib", std::to_string(resident_kib())},
+                                {"renderer", window.value()->renderer_name()}});
+    }
+    if (script_status == ui::ScriptRunner::Status::quit || script_status == ui::ScriptRunner::Status::failed) {
+      result.exit_code = script->exit_code();
+      break;
+    }
+  }
+  result.final_state = session.state();
+  monitor.reset();  // joins the monitor thread before the queue goes away
+  return result;
+}
+
+}  // namespace kiosk::app

@@ -30,20 +30,34 @@ for pkg in "${wanted[@]}"; do
   [ "$status" = installed ] || missing+=("$pkg")
 done
 
+# Debian's libimgui.a lacks the SDL_Renderer backend, whose source ships only under
+# /usr/share/doc/libimgui-dev. Minimal systems drop /usr/share/doc (dpkg path-exclude); then take
+# the file from the same Debian package into /usr/local/src, where ui/common/CMakeLists.txt looks next.
+ensure_imgui_backend_source() {
+  local doc=/usr/share/doc/libimgui-dev/examples/backends/imgui_impl_sdlrenderer.cpp
+  local fallback=/usr/local/src/libimgui-dev/backends/imgui_impl_sdlrenderer.cpp
+  [[ " ${wanted[*]} " == *" libimgui-dev "* ]] || return 0
+  [ -f "$doc" ] || [ -f "$fallback" ] && return 0
+  echo "install-packages: $doc was excluded by dpkg; extracting it from the libimgui-dev package"
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download libimgui-dev >/dev/null)
+  dpkg-deb --fsys-tarfile "$tmp"/libimgui-dev_*.deb | tar -x -C "$tmp" ".$doc"
+  "${sudo_cmd[@]}" install -D -m 0644 "$tmp$doc" "$fallback"
+  rm -rf "$tmp"
+}
+
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then sudo_cmd=(sudo); else sudo_cmd=(); fi
+
 if [ ${#missing[@]} -eq 0 ]; then
+  ensure_imgui_backend_source
   echo "install-packages: all ${#wanted[@]} packages of [${lists[*]}] are installed"
   exit 0
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then
-    sudo_cmd=(sudo)
-  else
-    echo "install-packages: missing packages (${missing[*]}); run this script as root" >&2
-    exit 1
-  fi
-else
-  sudo_cmd=()
+if [ "$(id -u)" -ne 0 ] && [ ${#sudo_cmd[@]} -eq 0 ]; then
+  echo "install-packages: missing packages (${missing[*]}); run this script as root" >&2
+  exit 1
 fi
 
 echo "install-packages: installing ${#missing[@]} missing packages: ${missing[*]}"
@@ -51,3 +65,4 @@ export DEBIAN_FRONTEND=noninteractive
 # A fresh machine has empty package lists; refresh them once before installing.
 "${sudo_cmd[@]}" apt-get update -q
 "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+ensure_imgui_backend_source

@@ -20,6 +20,12 @@ constexpr ImU32 kOk = IM_COL32(30, 142, 62, 255);
 constexpr ImU32 kWarn = IM_COL32(178, 106, 0, 255);
 constexpr ImU32 kError = IM_COL32(200, 16, 46, 255);
 
+// Roles arrive from head office as stable identifiers; an unknown one is shown as it came.
+std::string role_name(const ui::Catalog& c, const std::string& role) {
+  if (role == "witness" || role == "operator" || role == "reviewer") return c.text("staff.role." + role);
+  return role;
+}
+
 void text_field(const char* id, std::string* value, float width, ImGuiInputTextFlags flags) {
   ImGui::SetNextItemWidth(width);
   ImGui::InputText(id, value, flags);
@@ -74,8 +80,8 @@ void draw_connected(const WitnessState& state, const ui::Catalog& c, const Witne
                     c.text("witness.connected.staff",
                            {{"display_name", state.staff.display_name}, {"staff_id", state.staff.staff_id}}),
                     x, y, inner, kText);
-  y = ui::draw_left(draw, f.base, c.text("witness.connected.role", {{"role", state.staff.role}}), x, y + 8, inner,
-                    kTextSecondary) +
+  y = ui::draw_left(draw, f.base, c.text("witness.connected.role", {{"role", role_name(c, state.staff.role)}}), x,
+                    y + 8, inner, kTextSecondary) +
       24;
 
   const bool connected = state.phase == Phase::connected;

@@ -31,6 +31,7 @@ TEST(ShippedCatalogs, CoverEveryScreenString) {
     required.push_back("op." + std::string(to_string(op)) + ".name");
     required.push_back("op." + std::string(to_string(op)) + ".desc");
   }
+  for (const char* role : {"witness", "operator", "reviewer"}) required.push_back(std::string("staff.role.") + role);
   for (const std::string& key : required) EXPECT_TRUE(set->zh_CN.contains(key)) << key;
   EXPECT_EQ(set->zh_CN.text("attract.title"), "数字证书自助服务");
   EXPECT_EQ(set->en.text("attract.title"), "Digital Certificate Self-Service");

@@ -78,6 +78,7 @@ usage: kiosk [options]
                          neither exists, ../share/csdc-kiosk/i18n next to the program is used.
   --script FILE          drive the UI from a script (headless tests, screenshots):
                            wait_frames N | wait_ms N | tap TARGET | screenshot NAME |
+                           key escape|alt+f4|ctrl+alt+shift+q|close |
                            expect_screen SCREEN | quit      (# starts a comment)
                          exit status 3 when an expect_screen fails, 4 when a step cannot run
   --screenshot-dir DIR   where `screenshot NAME` writes NAME.png (default: current directory)

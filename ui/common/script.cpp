@@ -90,11 +90,26 @@ Result<Script> parse_script(std::string_view text, std::string_view source_name)
       step.text = std::string(rest);
       script.steps.push_back(std::move(step));
       continue;
+    } else if (command == "key") {
+      const std::string_view chord = next_word(rest);
+      step.kind = StepKind::key;
+      if (chord == "escape") {
+        step.chord = KeyChord::escape;
+      } else if (chord == "alt+f4") {
+        step.chord = KeyChord::alt_f4;
+      } else if (chord == "ctrl+alt+shift+q") {
+        step.chord = KeyChord::ctrl_alt_shift_q;
+      } else if (chord == "close") {
+        step.chord = KeyChord::close;
+      } else {
+        return bad("key needs one of escape, alt+f4, ctrl+alt+shift+q, close");
+      }
+      step.name = std::string(chord);
     } else if (command == "quit") {
       step.kind = StepKind::quit;
     } else {
       return bad("unknown command '" + std::string(command) +
-                 "' (expected wait_frames, wait_ms, tap, type, screenshot, expect_screen or quit)");
+                 "' (expected wait_frames, wait_ms, tap, type, key, screenshot, expect_screen or quit)");
     }
     if (!only_blanks(rest)) return bad("unexpected text after the command");
     script.steps.push_back(std::move(step));

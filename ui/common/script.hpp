@@ -6,6 +6,8 @@
 //   type ID TEXT           set the text field ID to TEXT (the rest of the line, may hold spaces)
 //   screenshot NAME        write NAME.png into the screenshot directory
 //   expect_screen NAME     stop with exit code 3 unless the program shows screen NAME
+//   key CHORD              press a key chord or send a window close request, through SDL's event
+//                          queue: escape | alt+f4 | ctrl+alt+shift+q | close (window manager close)
 //   quit                   end the program normally (exit code 0)
 //   # comment              ignored, as are blank lines
 //
@@ -23,14 +25,18 @@
 
 namespace kiosk::ui {
 
-enum class StepKind { wait_frames, wait_ms, tap, type, screenshot, expect_screen, quit };
+enum class StepKind { wait_frames, wait_ms, tap, type, key, screenshot, expect_screen, quit };
+
+// The chords a script can press: the ones a kiosk must withstand, and the maintenance exit.
+enum class KeyChord { escape, alt_f4, ctrl_alt_shift_q, close };
 
 struct ScriptStep {
   StepKind kind = StepKind::quit;
   int line = 0;
-  std::int64_t number = 0;  // wait_frames, wait_ms
-  std::string name;         // target id, screenshot name or screen name
-  std::string text;         // type
+  std::int64_t number = 0;            // wait_frames, wait_ms
+  std::string name;                   // target id, screenshot name or screen name
+  std::string text;                   // type
+  KeyChord chord = KeyChord::escape;  // key
 };
 
 struct Script {

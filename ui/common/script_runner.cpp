@@ -49,6 +49,11 @@ ScriptRunner::Status ScriptRunner::after_frame(UiWindow& window, const TouchTarg
         ++next_;
         return status_;  // the pushed events are read before the next frame
       }
+      case StepKind::key:
+        window.push_key(step.chord);
+        log::info("script_key", {{"line", line}, {"chord", step.name}});
+        ++next_;
+        return status_;  // like a tap: the events are read before the next frame
       case StepKind::type:
         if (!host.set_text || !host.set_text(step.name, step.text)) {
           log::error(

@@ -108,6 +108,34 @@ Result<void> UiWindow::screenshot(const std::filesystem::path& file) const {
   return {};
 }
 
+void UiWindow::push_key(KeyChord chord) const {
+  if (chord == KeyChord::close) {
+    SDL_Event quit{};
+    quit.type = SDL_QUIT;
+    SDL_PushEvent(&quit);
+    return;
+  }
+  SDL_Keycode sym = SDLK_ESCAPE;
+  Uint16 mod = KMOD_NONE;
+  if (chord == KeyChord::alt_f4) {
+    sym = SDLK_F4;
+    mod = KMOD_LALT;
+  } else if (chord == KeyChord::ctrl_alt_shift_q) {
+    sym = SDLK_q;
+    mod = KMOD_LCTRL | KMOD_LALT | KMOD_LSHIFT;
+  }
+  for (const Uint32 type : {Uint32{SDL_KEYDOWN}, Uint32{SDL_KEYUP}}) {
+    SDL_Event key{};
+    key.type = type;
+    key.key.windowID = SDL_GetWindowID(window_);
+    key.key.state = type == SDL_KEYDOWN ? SDL_PRESSED : SDL_RELEASED;
+    key.key.keysym.sym = sym;
+    key.key.keysym.scancode = SDL_GetScancodeFromKey(sym);
+    key.key.keysym.mod = mod;
+    SDL_PushEvent(&key);
+  }
+}
+
 void UiWindow::push_tap(float x, float y) const {
   const Uint32 window_id = SDL_GetWindowID(window_);
   const int ix = static_cast<int>(x);

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "kiosk/core/error.hpp"
+#include "ui/common/script.hpp"
 
 struct SDL_Window;
 struct SDL_Renderer;
@@ -46,6 +47,8 @@ class UiWindow {
   // Pushes pointer motion, press and release at (x, y) into SDL's event queue: the path a real
   // touch takes (SDL turns touches into mouse events), so a script exercises the real input code.
   void push_tap(float x, float y) const;
+  // Pushes the chord's key presses (or, for `close`, SDL_QUIT as a window manager sends it).
+  void push_key(KeyChord chord) const;
 
   [[nodiscard]] SDL_Window* window() const { return window_; }
   [[nodiscard]] SDL_Renderer* renderer() const { return renderer_; }

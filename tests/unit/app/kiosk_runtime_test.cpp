@@ -65,6 +65,45 @@ TEST(KioskRuntime, ShutdownSignalEndsTheLoop) {
   EXPECT_TRUE(result.final_state.exit_requested);
 }
 
+// Escape, Alt+F4, the window manager's close and even the maintenance chord must not end a kiosk
+// whose configuration does not allow the maintenance exit: the script runs on to its last step.
+TEST(KioskRuntime, KeyboardAndCloseRequestsCannotLeaveTheKiosk) {
+  const auto shot = std::filesystem::temp_directory_path() / "kiosk_runtime_test" / "after_keys.png";
+  std::filesystem::remove(shot);
+  const auto result = run_kiosk(headless(R"(wait_frames 1
+tap start
+wait_frames 3
+key escape
+wait_frames 3
+key alt+f4
+wait_frames 3
+key close
+wait_frames 3
+key ctrl+alt+shift+q
+wait_frames 3
+expect_screen choose_operation
+screenshot after_keys
+quit
+)"));
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_FALSE(result.final_state.exit_requested);
+  EXPECT_TRUE(std::filesystem::exists(shot));
+}
+
+TEST(KioskRuntime, MaintenanceChordExitsWhereConfigAllowsIt) {
+  for (const char* chord : {"ctrl+alt+shift+q", "close"}) {
+    const auto shot = std::filesystem::temp_directory_path() / "kiosk_runtime_test" / "not_reached.png";
+    std::filesystem::remove(shot);
+    auto options =
+        headless(std::string("wait_frames 1\nkey ") + chord + "\nwait_frames 5\nscreenshot not_reached\nquit\n");
+    options.config.maintenance_exit = true;
+    const auto result = run_kiosk(options);
+    EXPECT_EQ(result.exit_code, 0) << chord;
+    EXPECT_TRUE(result.final_state.exit_requested) << chord;
+    EXPECT_FALSE(std::filesystem::exists(shot)) << chord;
+  }
+}
+
 TEST(KioskRuntime, MissingCatalogsFailStartUp) {
   auto options = headless("quit\n");
   options.catalog_dir = "/nonexistent";

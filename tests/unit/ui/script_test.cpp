@@ -36,11 +36,34 @@ quit
   EXPECT_EQ(script->steps[7].kind, StepKind::quit);
 }
 
+TEST(Script, ParsesKeyChords) {
+  const auto script = parse_script("key escape\nkey alt+f4\nkey ctrl+alt+shift+q\nkey close\n", "s.script");
+  ASSERT_TRUE(script) << script.error().to_string();
+  ASSERT_EQ(script->steps.size(), 4u);
+  EXPECT_EQ(script->steps[0].kind, StepKind::key);
+  EXPECT_EQ(script->steps[0].chord, KeyChord::escape);
+  EXPECT_EQ(script->steps[1].chord, KeyChord::alt_f4);
+  EXPECT_EQ(script->steps[2].chord, KeyChord::ctrl_alt_shift_q);
+  EXPECT_EQ(script->steps[3].chord, KeyChord::close);
+}
+
 TEST(Script, BadLinesAreErrorsNamingTheLine) {
   const char* bad[] = {
-      "wait_frames\n", "wait_frames -1\n",     "wait_frames 12x\n",   "wait_ms 600001\n", "tap\n",
-      "tap a/b\n",     "screenshot ../x\n",    "expect_screen a b\n", "quit now\n",       "click start\n",
-      "type\n",        "screenshot .hidden\n",
+      "wait_frames\n",
+      "wait_frames -1\n",
+      "wait_frames 12x\n",
+      "wait_ms 600001\n",
+      "tap\n",
+      "tap a/b\n",
+      "screenshot ../x\n",
+      "expect_screen a b\n",
+      "quit now\n",
+      "click start\n",
+      "type\n",
+      "screenshot .hidden\n",
+      "key\n",
+      "key ctrl+c\n",
+      "key escape now\n",
   };
   for (const char* line : bad) {
     const std::string text = std::string("wait_frames 1\n") + line;

@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "kiosk/app/event_queue.hpp"
+#include "kiosk/core/event_queue.hpp"
 #include "kiosk/core/log.hpp"
 #include "sync/client/https_client.hpp"
 #include "ui/common/fonts.hpp"
@@ -40,7 +40,7 @@ std::string fixed1(double value) {
 // Posts event::Tick every second until stopped; stopping wakes it at once.
 class Ticker {
  public:
-  explicit Ticker(EventQueue& queue)
+  explicit Ticker(EventQueue<Event>& queue)
       : thread_([&queue](std::stop_token stop) {
           std::mutex mutex;
           std::condition_variable_any wake;
@@ -143,7 +143,7 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
   ui::TouchTargets targets;
 
   // Declared before every producer so that it outlives them.
-  EventQueue queue;
+  EventQueue<Event> queue;
   const Uint32 wake_event = SDL_RegisterEvents(1);
   if (wake_event != static_cast<Uint32>(-1)) {
     queue.set_waker([wake_event] {

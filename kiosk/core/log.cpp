@@ -1,5 +1,7 @@
 #include "kiosk/core/log.hpp"
 
+#include "kiosk/core/time_text.hpp"
+
 #include <chrono>
 #include <cstring>
 #include <ctime>
@@ -29,20 +31,6 @@ std::string_view level_name(Level level) {
     case Level::error: return "error";
   }
   return "info";
-}
-
-// GCC 12 has no <format>; strftime plus the milliseconds by hand.
-std::string utc_timestamp() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[32];
-  const std::size_t length = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  char result[40];
-  std::snprintf(result, sizeof result, "%.*s.%03dZ", static_cast<int>(length), text, static_cast<int>(millis));
-  return result;
 }
 
 }  // namespace
@@ -107,7 +95,8 @@ void write(Level level, std::string_view event, std::initializer_list<Field> fie
   Sink& s = sink();
   std::lock_guard lock(s.mutex);
   if (level < s.min_level) return;
-  const std::string line = format_line(utc_timestamp(), level, s.program, event, fields);
+  const std::string line = format_line(utc_iso8601(std::chrono::system_clock::now(), TimePrecision::milliseconds),
+                                       level, s.program, event, fields);
   std::fwrite(line.data(), 1, line.size(), s.file);
   std::fflush(s.file);
 }

@@ -1,5 +1,7 @@
 #include "sync/gateway/api.hpp"
 
+#include "kiosk/core/time_text.hpp"
+
 #include <openssl/evp.h>
 
 #include <ctime>
@@ -61,14 +63,7 @@ std::string sha256_hex(std::string_view text) {
   return hex_encode(digest, length);
 }
 
-std::string utc_now_text() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
+std::string utc_now_text() { return utc_iso8601(std::chrono::system_clock::now()); }
 
 std::string_view path_of(std::string_view target) {
   const auto query = target.find('?');

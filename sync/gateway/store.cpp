@@ -1,5 +1,7 @@
 #include "sync/gateway/store.hpp"
 
+#include "kiosk/core/time_text.hpp"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -43,14 +45,7 @@ bool pbkdf2(std::string_view password, const std::vector<unsigned char>& salt, i
                            out) == 1;
 }
 
-std::string utc_now_text() {
-  const std::time_t now = std::time(nullptr);
-  std::tm utc{};
-  gmtime_r(&now, &utc);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return text;
-}
+std::string utc_now_text() { return utc_iso8601(std::chrono::system_clock::now()); }
 
 // Move-only owner of a prepared statement.
 struct Statement {

@@ -1,5 +1,7 @@
 #include "ui/common/po_catalog.hpp"
 
+#include "kiosk/core/text_lines.hpp"
+
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -135,14 +137,10 @@ Result<std::vector<PoEntry>> parse_po(std::string_view text, std::string_view so
     return {};
   };
 
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  TextLines lines(text);
+  std::string_view line;
+  while (lines.next(line)) {
+    line_number = lines.number();
     std::size_t first = line.find_first_not_of(" \t");
     if (first == std::string_view::npos) {
       if (current && !have_msgstr) {

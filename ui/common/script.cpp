@@ -1,5 +1,7 @@
 #include "ui/common/script.hpp"
 
+#include "kiosk/core/text_lines.hpp"
+
 #include <charconv>
 #include <fstream>
 
@@ -44,14 +46,10 @@ Result<Script> parse_script(std::string_view text, std::string_view source_name)
   Script script;
   script.source = std::string(source_name);
   int line_number = 0;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(pos, end - pos);
-    pos = end + 1;
-    ++line_number;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  TextLines lines(text);
+  std::string_view line;
+  while (lines.next(line)) {
+    line_number = lines.number();
     std::string_view rest = line;
     const std::string_view command = next_word(rest);
     if (command.empty() || command.front() == '#') continue;

@@ -4,28 +4,6 @@
 
 namespace kiosk::witness {
 
-void Inbox::set_waker(std::function<void()> waker) {
-  const std::lock_guard lock(mutex_);
-  waker_ = std::move(waker);
-}
-
-void Inbox::push(Event event) {
-  std::function<void()> waker;
-  {
-    const std::lock_guard lock(mutex_);
-    events_.push_back(std::move(event));
-    waker = waker_;
-  }
-  if (waker) waker();
-}
-
-std::deque<Event> Inbox::drain() {
-  const std::lock_guard lock(mutex_);
-  std::deque<Event> out;
-  out.swap(events_);
-  return out;
-}
-
 WitnessNetwork::WitnessNetwork(Result<sync::HttpsClient> client, std::chrono::milliseconds poll_interval, Inbox& inbox)
     : client_(std::move(client)),
       poll_interval_(poll_interval),

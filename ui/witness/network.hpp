@@ -12,23 +12,14 @@
 #include <string>
 #include <thread>
 
+#include "kiosk/core/event_queue.hpp"
 #include "sync/client/https_client.hpp"
 #include "ui/witness/witness_state.hpp"
 
 namespace kiosk::witness {
 
 // Events from the network thread (and the UI's own intents) for the UI thread, in order.
-class Inbox {
- public:
-  void set_waker(std::function<void()> waker);
-  void push(Event event);
-  std::deque<Event> drain();
-
- private:
-  std::mutex mutex_;
-  std::deque<Event> events_;
-  std::function<void()> waker_;
-};
+using Inbox = EventQueue<Event>;
 
 class WitnessNetwork {
  public:

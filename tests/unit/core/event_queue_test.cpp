@@ -1,4 +1,6 @@
-#include "kiosk/app/event_queue.hpp"
+#include "kiosk/core/event_queue.hpp"
+
+#include "kiosk/core/kiosk_session.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,11 +8,11 @@
 #include <thread>
 #include <vector>
 
-namespace kiosk::app {
+namespace kiosk {
 namespace {
 
 TEST(EventQueue, KeepsOrderPerProducerAcrossThreads) {
-  EventQueue queue;
+  EventQueue<Event> queue;
   std::atomic<int> wakes{0};
   queue.set_waker([&wakes] { ++wakes; });
   constexpr int kPerThread = 2000;
@@ -56,7 +58,7 @@ TEST(EventQueue, KeepsOrderPerProducerAcrossThreads) {
 }
 
 TEST(EventQueue, WaitPopWaitsForAProducer) {
-  EventQueue queue;
+  EventQueue<Event> queue;
   EXPECT_FALSE(queue.wait_pop(std::chrono::milliseconds{10}));
   std::thread producer([&queue] {
     std::this_thread::sleep_for(std::chrono::milliseconds{20});
@@ -69,4 +71,4 @@ TEST(EventQueue, WaitPopWaitsForAProducer) {
 }
 
 }  // namespace
-}  // namespace kiosk::app
+}  // namespace kiosk

@@ -1,0 +1,15 @@
+// UTC timestamps as text (ISO 8601, "2026-11-24T10:00:00Z"), the one form used in logs, records and
+// API answers. GCC 12 has no <format>, so this is written once here with strftime.
+#pragma once
+
+#include <string>
+
+#include "kiosk/core/clock.hpp"
+
+namespace kiosk {
+
+enum class TimePrecision { seconds, milliseconds };
+
+std::string utc_iso8601(TimePoint time, TimePrecision precision = TimePrecision::seconds);
+
+}  // namespace kiosk

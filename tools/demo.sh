@@ -15,34 +15,12 @@ bin=$build/bin
 out=$root/out/demo
 catalogs=$build/share/csdc-kiosk/i18n
 mkdir -p "$out"
-rm -f "$out/gateway-data/run/ports.json" "$out"/*.log
+rm -f "$out"/*.log
 
 # Head office: data directory, SQLite index and development PKI are created on the first run.
-cat >"$out/gateway.toml" <<TOML
-[storage]
-data_dir = "gateway-data"
-[device_listener]
-address = "127.0.0.1"
-port = 0
-[console_listener]
-address = "127.0.0.1"
-port = 0
-[log]
-file = "gateway.log"
-TOML
-"$bin/gateway" serve --config "$out/gateway.toml" &
-gateway_pid=$!
-stop_gateway() {
-  if kill -0 "$gateway_pid" 2>/dev/null; then
-    kill -TERM "$gateway_pid"
-    wait "$gateway_pid" || true
-  fi
-}
-trap stop_gateway EXIT
-for _ in $(seq 1 100); do [ -s "$out/gateway-data/run/ports.json" ] && break; sleep 0.1; done
-ports=$(cat "$out/gateway-data/run/ports.json")
-device_port=$(sed -E 's/.*"device": *([0-9]+).*/\1/' <<<"$ports")
-console_port=$(sed -E 's/.*"console": *([0-9]+).*/\1/' <<<"$ports")
+source "$root/tools/lib/local-head-office.sh"
+start_local_gateway "$bin/gateway" "$out"
+trap stop_local_gateway EXIT
 
 # Development enrolment: the simulated kiosk gets a device certificate from the development PKI,
 # and a development witness account exists for the console.
@@ -64,7 +42,7 @@ device_mode = "simulator"
 device_id = "SIM-0001"
 state_dir = "kiosk-state"
 [gateway]
-url = "https://127.0.0.1:$device_port"
+url = "https://127.0.0.1:$DEVICE_PORT"
 ca_file = "device/ca.crt"
 cert_file = "device/device.crt"
 key_file = "device/device.key"
@@ -83,7 +61,7 @@ file = "kiosk.log"
 TOML
 cat >"$out/witness.toml" <<TOML
 [gateway]
-console_url = "https://127.0.0.1:$console_port"
+console_url = "https://127.0.0.1:$CONSOLE_PORT"
 ca_file = "device/ca.crt"
 [ui]
 catalog_dir = "$catalogs"
@@ -112,7 +90,7 @@ else
   echo "demo: screenshots (one PNG per screen): $shots"
   ls -1 "$shots" | sed 's/^/  /'
 fi
-stop_gateway
+stop_local_gateway
 trap - EXIT
 echo "demo: logs: $out/kiosk.log $out/gateway.log $out/witness.log"
 echo "demo: head-office data (PKI, SQLite index): $out/gateway-data   device certificate: $out/device"

@@ -14,27 +14,10 @@ title_region=(260 300 1400 200)
 max_mean_diff=4
 
 rm -rf "$work" && mkdir -p "$work/shots"
-gateway_pid=""
-cleanup() { [ -n "$gateway_pid" ] && kill -KILL "$gateway_pid" 2>/dev/null || true; }
+source "$here/../../tools/lib/local-head-office.sh"
+cleanup() { [ -n "${GATEWAY_PID:-}" ] && kill -KILL "$GATEWAY_PID" 2>/dev/null || true; }
 trap cleanup EXIT
-
-cat >"$work/gateway.toml" <<TOML
-[storage]
-data_dir = "gateway-data"
-[device_listener]
-address = "127.0.0.1"
-port = 0
-[console_listener]
-address = "127.0.0.1"
-port = 0
-[log]
-file = "gateway.log"
-TOML
-"$gateway" serve --config "$work/gateway.toml" &
-gateway_pid=$!
-for _ in $(seq 1 100); do [ -s "$work/gateway-data/run/ports.json" ] && break; sleep 0.1; done
-[ -s "$work/gateway-data/run/ports.json" ] || { echo "FAIL: gateway did not publish its ports"; cat "$work/gateway.log"; exit 1; }
-device_port=$(sed -E 's/.*"device": *([0-9]+).*/\1/' "$work/gateway-data/run/ports.json")
+start_local_gateway "$gateway" "$work"
 "$gateway" enrol-dev --data-dir "$work/gateway-data" --device-id E2E-0001 --out "$work/device"
 
 cat >"$work/kiosk.toml" <<TOML
@@ -42,7 +25,7 @@ cat >"$work/kiosk.toml" <<TOML
 device_id = "E2E-0001"
 state_dir = "state"
 [gateway]
-url = "https://127.0.0.1:$device_port"
+url = "https://127.0.0.1:$DEVICE_PORT"
 ca_file = "device/ca.crt"
 cert_file = "device/device.crt"
 key_file = "device/device.key"
@@ -88,10 +71,8 @@ if grep -E -h '[0-9]{17}[0-9Xx]' "$work/kiosk.log" "$work/gateway.log"; then
   exit 1
 fi
 
-kill -TERM "$gateway_pid"
 status=0
-wait "$gateway_pid" || status=$?
-gateway_pid=""
+stop_local_gateway || status=$?
 [ "$status" -eq 0 ] || { echo "FAIL: gateway exited with $status after SIGTERM"; exit 1; }
 grep -q '"event":"stopped"' "$work/gateway.log" || { echo "FAIL: gateway did not log a clean stop"; exit 1; }
 echo "PASS: attract screen drawn in zh_CN and en, both programs stopped cleanly"

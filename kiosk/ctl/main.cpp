@@ -1,11 +1,15 @@
-// kioskctl: the field engineer's tool on a kiosk (diagnose, version). Exit status: 0 success /
-// no failed check, 1 a check failed, 2 wrong usage.
+// kioskctl: the field engineer's and compliance officer's tool on a kiosk. Each command group
+// lives in its own library (diagnose, policy, rulepack, ...); this file only dispatches.
+// Exit status: 0 success / no failed check, 1 failed, 2 wrong usage (policy check: 3 refused).
 #include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "kiosk/ctl/audit_command.hpp"
 #include "kiosk/ctl/diagnose.hpp"
+#include "kiosk/ctl/policy_command.hpp"
+#include "kiosk/ctl/staff_command.hpp"
 
 namespace {
 
@@ -15,12 +19,20 @@ constexpr const char* kMainHelp = R"(kioskctl - field engineer's tool for the CS
 
 Usage:
   kioskctl diagnose [--config FILE] [--json]
+  kioskctl policy check|matrix ...
+  kioskctl rulepack sign|verify FILE ...
+  kioskctl audit verify [--db PATH]
+  kioskctl staff roster --format csv|json
   kioskctl version
   kioskctl help [COMMAND] | kioskctl COMMAND --help
 
 Commands:
   diagnose   check configuration, certificates, files, disk, devices and the gateway connection,
              and print what to do about each problem
+  policy     what the rule pack allows: one case (check) or the whole matrix (matrix)
+  rulepack   sign a rule pack with the head-office key, or verify its signature
+  audit      verify the tamper-evident audit log and name the first altered entry
+  staff      the public roster of eligible witnesses, operators and reviewers (REQ-13)
   version    print the program version, build type, compiler and library versions
 
 The default configuration file is /etc/csdc-kiosk/kiosk.toml.
@@ -105,6 +117,11 @@ int main(int argc, char** argv) {
   }
   if (command == "help") {
     const std::string topic = args.empty() ? "" : args.front();
+    const std::vector<std::string> help{"--help"};
+    if (topic == "policy") return kiosk::ctl::run_policy_command(help, stdout, stderr);
+    if (topic == "rulepack") return kiosk::ctl::run_rulepack_command(help, stdout, stderr);
+    if (topic == "audit") return kiosk::ctl::run_audit_command(help, stdout, stderr);
+    if (topic == "staff") return kiosk::ctl::run_staff_command(help, stdout, stderr);
     std::fputs(topic == "diagnose" ? kDiagnoseHelp : topic == "version" ? kVersionHelp : kMainHelp, stdout);
     return 0;
   }
@@ -118,5 +135,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "diagnose") return run_diagnose(args);
+  if (command == "policy") return kiosk::ctl::run_policy_command(args, stdout, stderr);
+  if (command == "rulepack") return kiosk::ctl::run_rulepack_command(args, stdout, stderr);
+  if (command == "audit") return kiosk::ctl::run_audit_command(args, stdout, stderr);
+  if (command == "staff") return kiosk::ctl::run_staff_command(args, stdout, stderr);
   return usage_error("unknown command '" + command + "'");
 }

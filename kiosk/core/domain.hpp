@@ -24,6 +24,9 @@ enum class StaffRole { witness, operator_, reviewer, onsite };
 // Certificate states (REQ-31); expired is reached by time, never by an operation.
 enum class CertState { pending_download, active, frozen, revoked, expired };
 
+// Where a transaction stands; every state but `open` is final.
+enum class TxState { open, completed, refused, aborted };
+
 // Evidence steps of a transaction (requirements.md M2/M3 and REQ-39). The rule pack says which
 // are mandatory for a channel and operation, and in which order.
 enum class StepId {
@@ -64,6 +67,8 @@ KIOSK_ENUM_NAMES(StaffRole, {StaffRole::witness, "witness"}, {StaffRole::operato
                  {StaffRole::reviewer, "reviewer"}, {StaffRole::onsite, "onsite"});
 KIOSK_ENUM_NAMES(CertState, {CertState::pending_download, "pending_download"}, {CertState::active, "active"},
                  {CertState::frozen, "frozen"}, {CertState::revoked, "revoked"}, {CertState::expired, "expired"});
+KIOSK_ENUM_NAMES(TxState, {TxState::open, "open"}, {TxState::completed, "completed"}, {TxState::refused, "refused"},
+                 {TxState::aborted, "aborted"});
 KIOSK_ENUM_NAMES(StepId, {StepId::consent, "consent"}, {StepId::terms, "terms"}, {StepId::idv, "idv"},
                  {StepId::witness_intro, "witness_intro"}, {StepId::identity_check, "identity_check"},
                  {StepId::institution_documents, "institution_documents"}, {StepId::form_capture, "form_capture"},

@@ -66,16 +66,6 @@ Result<void> evidence_missing(StepId step, const std::string& what) {
 
 }  // namespace
 
-std::string_view to_string(TxState state) {
-  switch (state) {
-    case TxState::open: return "open";
-    case TxState::completed: return "completed";
-    case TxState::refused: return "refused";
-    case TxState::aborted: return "aborted";
-  }
-  return "open";
-}
-
 bool step_uses_camera(StepId step) {
   switch (step) {
     case StepId::witness_intro:
@@ -146,7 +136,7 @@ std::vector<std::string> Transaction::operator_ids() const {
 
 Result<void> Transaction::start_step(StepId step, Actor actor, TimePoint now) {
   if (state_ != TxState::open) {
-    return fail("TRANSACTION_CLOSED", "transaction " + spec_.id + " is " + std::string(to_string(state_)));
+    return fail("TRANSACTION_CLOSED", "transaction " + spec_.id + " is " + std::string(kiosk::to_string(state_)));
   }
   const auto& steps = spec_.mandatory_steps;
   if (std::find(steps.begin(), steps.end(), step) == steps.end()) {
@@ -183,7 +173,7 @@ Result<void> Transaction::start_step(StepId step, Actor actor, TimePoint now) {
 
 Result<void> Transaction::complete_step(StepId step, StepResult result, TimePoint now) {
   if (state_ != TxState::open) {
-    return fail("TRANSACTION_CLOSED", "transaction " + spec_.id + " is " + std::string(to_string(state_)));
+    return fail("TRANSACTION_CLOSED", "transaction " + spec_.id + " is " + std::string(kiosk::to_string(state_)));
   }
   const auto running = running_step();
   if (!running || *running != step) {

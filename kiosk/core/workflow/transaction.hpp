@@ -18,9 +18,6 @@
 
 namespace kiosk::workflow {
 
-enum class TxState { open, completed, refused, aborted };
-std::string_view to_string(TxState state);
-
 // Who acted: the investor at the kiosk, a staff member in a role, or the kiosk itself (a chip
 // read, an NCIIS answer, the CA's reply).
 enum class ActorKind { investor, staff, system };

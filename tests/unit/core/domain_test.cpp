@@ -22,6 +22,7 @@ TEST(Domain, EveryNameRoundTrips) {
   expect_round_trip<KioskMode>();
   expect_round_trip<StaffRole>();
   expect_round_trip<CertState>();
+  expect_round_trip<TxState>();
   expect_round_trip<StepId>();
 }
 

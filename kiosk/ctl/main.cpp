@@ -8,6 +8,7 @@
 
 #include "kiosk/ctl/audit_command.hpp"
 #include "kiosk/ctl/diagnose.hpp"
+#include "kiosk/ctl/journal_command.hpp"
 #include "kiosk/ctl/policy_command.hpp"
 #include "kiosk/ctl/staff_command.hpp"
 
@@ -21,6 +22,7 @@ Usage:
   kioskctl diagnose [--config FILE] [--json]
   kioskctl policy check|matrix ...
   kioskctl rulepack sign|verify FILE ...
+  kioskctl journal show TXID [--db PATH] [--json]
   kioskctl audit verify [--db PATH]
   kioskctl staff roster --format csv|json
   kioskctl version
@@ -31,6 +33,7 @@ Commands:
              and print what to do about each problem
   policy     what the rule pack allows: one case (check) or the whole matrix (matrix)
   rulepack   sign a rule pack with the head-office key, or verify its signature
+  journal    show one transaction from the kiosk's journal: steps, actors, times, evidence hashes
   audit      verify the tamper-evident audit log and name the first altered entry
   staff      the public roster of eligible witnesses, operators and reviewers (REQ-13)
   version    print the program version, build type, compiler and library versions
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
     const std::vector<std::string> help{"--help"};
     if (topic == "policy") return kiosk::ctl::run_policy_command(help, stdout, stderr);
     if (topic == "rulepack") return kiosk::ctl::run_rulepack_command(help, stdout, stderr);
+    if (topic == "journal") return kiosk::ctl::run_journal_command(help, stdout, stderr);
     if (topic == "audit") return kiosk::ctl::run_audit_command(help, stdout, stderr);
     if (topic == "staff") return kiosk::ctl::run_staff_command(help, stdout, stderr);
     std::fputs(topic == "diagnose" ? kDiagnoseHelp : topic == "version" ? kVersionHelp : kMainHelp, stdout);
@@ -137,6 +141,7 @@ int main(int argc, char** argv) {
   if (command == "diagnose") return run_diagnose(args);
   if (command == "policy") return kiosk::ctl::run_policy_command(args, stdout, stderr);
   if (command == "rulepack") return kiosk::ctl::run_rulepack_command(args, stdout, stderr);
+  if (command == "journal") return kiosk::ctl::run_journal_command(args, stdout, stderr);
   if (command == "audit") return kiosk::ctl::run_audit_command(args, stdout, stderr);
   if (command == "staff") return kiosk::ctl::run_staff_command(args, stdout, stderr);
   return usage_error("unknown command '" + command + "'");

@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "kiosk/core/audit/audit_log.hpp"
 #include "kiosk/core/journal/atomic_file.hpp"
 #include "kiosk/core/journal/schema.hpp"
 #include "kiosk/core/log.hpp"
@@ -158,6 +159,27 @@ struct Journal::Impl {
   std::filesystem::path evidence_dir;
   const Clock* clock = nullptr;
   bool read_only = false;
+  // The audit log lives in the same database, so that a step and its audit entries commit in one
+  // SQL transaction (REQ-45): there is never a committed step without its audit trail.
+  std::optional<audit::AuditLog> audit;
+
+  // Appends inside the caller's open SQL transaction.
+  Result<void> audit_append(audit::AuditEvent event) {
+    if (!audit) return {};
+    auto appended = audit->append(event);
+    if (!appended) return std::unexpected(appended.error());
+    return {};
+  }
+
+  Result<std::string> kiosk_id_of(TxId tx) const {
+    auto query = Statement::prepare(db, "SELECT kiosk_id FROM transactions WHERE id = ?1");
+    if (!query) return std::unexpected(query.error());
+    query->bind(1, tx);
+    auto row = query->next_row("reading a transaction's kiosk");
+    if (!row) return std::unexpected(row.error());
+    if (!*row) return fail("JOURNAL_TX_UNKNOWN", "there is no transaction " + std::to_string(tx));
+    return query->text(0);
+  }
 
   ~Impl() {
     if (db != nullptr) sqlite3_close_v2(db);
@@ -267,8 +289,13 @@ Result<Journal> Journal::open(const JournalOptions& options) {
       return fail("JOURNAL_SCHEMA_TOO_OLD", "the journal has schema version " + std::to_string(*version) +
                                                 "; start the kiosk once so that it migrates the journal");
     }
-  } else if (auto migrated = apply_migrations(impl->db, schema_migrations()); !migrated) {
-    return std::unexpected(migrated.error());
+  } else {
+    if (auto migrated = apply_migrations(impl->db, schema_migrations()); !migrated) {
+      return std::unexpected(migrated.error());
+    }
+    auto audit_log = audit::AuditLog::attach(impl->db, *options.clock);
+    if (!audit_log) return std::unexpected(audit_log.error());
+    impl->audit.emplace(std::move(*audit_log));
   }
   return Journal(std::move(impl));
 }
@@ -394,6 +421,39 @@ Result<StoredStep> Journal::commit_step(TxId tx, const StepRecord& step, std::sp
     if (auto done = one->run("recording an evidence file"); !done) return rollback_and_fail(done.error());
     item.id = sqlite3_last_insert_rowid(impl_->db);
   }
+  // The audit trail of this step, in the same SQL transaction: each evidence file with its hash,
+  // and the staff member's act when one acted.
+  auto kiosk_id = impl_->kiosk_id_of(tx);
+  if (!kiosk_id) return rollback_and_fail(kiosk_id.error());
+  const std::string actor_id = step.actor_staff_id.empty() ? std::string("kiosk") : step.actor_staff_id;
+  const std::string actor_role =
+      step.actor_role ? std::string(kiosk::to_string(*step.actor_role)) : std::string("system");
+  const std::string step_name(kiosk::to_string(step.step));
+  for (const auto& item : stored.evidence) {
+    if (auto logged = impl_->audit_append(
+            {.actor_id = actor_id,
+             .actor_role = actor_role,
+             .kiosk_id = *kiosk_id,
+             .action = audit::AuditAction::evidence_recorded,
+             .object = item.relative_path,
+             .result = "ok",
+             .details = "tx=" + std::to_string(tx) + " step=" + step_name + " sha256=" + item.sha256_hex});
+        !logged) {
+      return rollback_and_fail(logged.error());
+    }
+  }
+  if (!step.actor_staff_id.empty()) {
+    if (auto logged = impl_->audit_append({.actor_id = actor_id,
+                                           .actor_role = actor_role,
+                                           .kiosk_id = *kiosk_id,
+                                           .action = audit::AuditAction::staff_decision,
+                                           .object = "tx=" + std::to_string(tx),
+                                           .result = step.result,
+                                           .details = "step=" + step_name});
+        !logged) {
+      return rollback_and_fail(logged.error());
+    }
+  }
   if (auto committed = exec(impl_->db, "COMMIT"); !committed) {
     // After a failed COMMIT the rows may still reach the disk (an I/O error after the WAL write),
     // so the files stay: recover_on_start() removes them if no committed row refers to them.
@@ -409,15 +469,45 @@ Result<void> Journal::close_transaction(TxId tx, TxState outcome, std::string_vi
     return fail("JOURNAL_BAD_OUTCOME", "a transaction closes as completed, refused or aborted, not open");
   }
   if (auto ok = check_code(reason_code, "the outcome reason code"); !ok) return std::unexpected(ok.error());
+  // The state change and, for a refusal or an abort, its audit entry commit together.
+  const auto rollback = [this] {
+    if (sqlite3_get_autocommit(impl_->db) == 0) sqlite3_exec(impl_->db, "ROLLBACK", nullptr, nullptr, nullptr);
+  };
+  const auto rollback_and_fail = [&rollback](const Error& error) -> Result<void> {
+    rollback();
+    return std::unexpected(error);
+  };
+  if (auto begun = exec(impl_->db, "BEGIN IMMEDIATE"); !begun) return rollback_and_fail(begun.error());
   auto update = Statement::prepare(impl_->db,
                                    "UPDATE transactions SET state = ?1, outcome_reason = ?2, closed_at_ms = ?3 "
                                    "WHERE id = ?4 AND state = 'open'");
-  if (!update) return std::unexpected(update.error());
+  if (!update) return rollback_and_fail(update.error());
   update->bind(1, to_string(outcome)).bind(2, reason_code).bind(3, to_millis(impl_->clock->now())).bind(4, tx);
-  if (auto done = update->run("closing a transaction"); !done) return std::unexpected(done.error());
-  if (sqlite3_changes(impl_->db) == 1) return {};
-  return impl_->require_open(tx);  // explains why nothing changed
+  if (auto done = update->run("closing a transaction"); !done) return rollback_and_fail(done.error());
+  if (sqlite3_changes(impl_->db) != 1) {
+    auto explained = impl_->require_open(tx);  // explains why nothing changed
+    rollback();
+    return explained;
+  }
+  if (outcome != TxState::completed) {
+    auto kiosk_id = impl_->kiosk_id_of(tx);
+    if (!kiosk_id) return rollback_and_fail(kiosk_id.error());
+    if (auto logged = impl_->audit_append({.actor_id = "kiosk",
+                                           .actor_role = "system",
+                                           .kiosk_id = *kiosk_id,
+                                           .action = audit::AuditAction::transaction_refused,
+                                           .object = "tx=" + std::to_string(tx),
+                                           .result = std::string(reason_code),
+                                           .details = "state=" + std::string(kiosk::to_string(outcome))});
+        !logged) {
+      return rollback_and_fail(logged.error());
+    }
+  }
+  if (auto committed = exec(impl_->db, "COMMIT"); !committed) return rollback_and_fail(committed.error());
+  return {};
 }
+
+const audit::AuditLog* Journal::audit_log() const { return impl_->audit ? &*impl_->audit : nullptr; }
 
 Result<std::vector<TxId>> Journal::open_transactions() const {
   auto query = Statement::prepare(impl_->db, "SELECT id FROM transactions WHERE state = 'open' ORDER BY id");

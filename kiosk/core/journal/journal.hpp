@@ -19,6 +19,10 @@
 #include "kiosk/core/error.hpp"
 #include "kiosk/core/operation.hpp"
 
+namespace kiosk::audit {
+class AuditLog;
+}
+
 namespace kiosk::journal {
 
 using TxId = std::int64_t;
@@ -157,6 +161,10 @@ class Journal {
   Result<int> schema_version() const;
 
   [[nodiscard]] const std::filesystem::path& evidence_dir() const;
+  // The audit log kept in the journal's database: every committed step appends its evidence
+  // (evidence_recorded) and its staff act (staff_decision) in the same SQL transaction, and every
+  // refused or aborted transaction a transaction_refused entry. Null for a read-only journal.
+  [[nodiscard]] const audit::AuditLog* audit_log() const;
 
  private:
   struct Impl;

@@ -27,6 +27,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kiosk/core/audit/audit_log.hpp"
 #include "kiosk/core/clock.hpp"
 #include "kiosk/core/journal/atomic_file.hpp"
 #include "kiosk/core/journal/journal.hpp"
@@ -196,6 +197,28 @@ int check_round(int round, const Settings& settings, const std::vector<Ack>& ack
     if (!entry.is_regular_file()) continue;
     const std::string relative = fs::relative(entry.path(), options.evidence_dir).generic_string();
     if (!referenced.contains(relative)) return broken(round, "evidence file " + relative + " has no committed step");
+  }
+
+  // The audit log verifies, and every committed evidence file has its audit entry (same SQL
+  // transaction as its step): no more, no fewer.
+  const kiosk::audit::AuditLog* audit = journal->audit_log();
+  if (audit == nullptr) return broken(round, "the journal has no audit log");
+  auto verified = audit->verify();
+  if (!verified) return broken(round, "audit verification: " + verified.error().to_string());
+  if (verified->problem) return broken(round, "audit log broken: " + verified->problem->message);
+  auto entries = audit->entries();
+  if (!entries) return broken(round, "reading the audit log: " + entries.error().to_string());
+  std::size_t evidence_entries = 0;
+  for (const auto& entry : *entries) {
+    if (entry.action != "evidence_recorded") continue;
+    ++evidence_entries;
+    if (!referenced.contains(entry.object)) {
+      return broken(round, "audit entry " + std::to_string(entry.sequence) + " names evidence with no committed row");
+    }
+  }
+  if (evidence_entries != rows.size()) {
+    return broken(round, std::to_string(rows.size()) + " committed evidence files but " +
+                             std::to_string(evidence_entries) + " evidence_recorded audit entries");
   }
   return 0;
 }

@@ -6,6 +6,7 @@
 #include <array>
 
 #include "journal_test_support.hpp"
+#include "kiosk/core/audit/audit_log.hpp"
 #include "kiosk/core/journal/atomic_file.hpp"
 #include "kiosk/core/journal/schema.hpp"
 
@@ -127,6 +128,44 @@ TEST_F(JournalTest, CommitStepStoresTheStepAndEachEvidenceFileWithItsHash) {
   EXPECT_FALSE(std::filesystem::path(step.evidence[0].relative_path).is_absolute());
   EXPECT_EQ(read_file(options().evidence_dir / step.evidence[0].relative_path), "chip photo bytes");
   EXPECT_EQ(read_file(options().evidence_dir / step.evidence[1].relative_path), "nciis reply");
+}
+
+// REQ-45: a committed step carries its audit trail in the same SQL transaction; a refusal too.
+TEST_F(JournalTest, EveryCommittedStepAndRefusalIsInTheAuditLog) {
+  auto journal = open_journal();
+  const TxId tx = journal.open_transaction(sample_header()).value();
+  const auto photo = bytes_of("chip photo bytes");
+  const std::array evidence{EvidenceInput::from_bytes("chip_photo", photo)};
+  auto stored = journal.commit_step(tx, sample_step(StepId::idv, clock), evidence);
+  ASSERT_TRUE(stored) << stored.error().to_string();
+  ASSERT_TRUE(journal.close_transaction(tx, TxState::refused, "NCIIS_MISMATCH"));
+
+  const audit::AuditLog* log = journal.audit_log();
+  ASSERT_NE(log, nullptr);
+  const auto entries = log->entries().value();
+  ASSERT_EQ(entries.size(), 3U);
+  EXPECT_EQ(entries[0].action, "evidence_recorded");
+  EXPECT_EQ(entries[0].object, stored->evidence[0].relative_path);
+  EXPECT_NE(entries[0].details.find("sha256=" + sha256_hex(photo)), std::string::npos);
+  EXPECT_EQ(entries[1].action, "staff_decision");
+  EXPECT_EQ(entries[1].actor_id, "S1001");
+  EXPECT_EQ(entries[1].actor_role, "witness");
+  EXPECT_EQ(entries[2].action, "transaction_refused");
+  EXPECT_EQ(entries[2].result, "NCIIS_MISMATCH");
+  const auto report = log->verify().value();
+  EXPECT_FALSE(report.problem.has_value());
+  EXPECT_EQ(report.verified.count, 3);
+}
+
+// A step that fails to commit leaves no audit entry behind either.
+TEST_F(JournalTest, AStepThatDoesNotCommitLeavesNoAuditEntry) {
+  auto journal = open_journal();
+  const TxId tx = journal.open_transaction(sample_header()).value();
+  ASSERT_TRUE(journal.close_transaction(tx, TxState::completed, "DONE"));
+  const auto photo = bytes_of("late");
+  const std::array evidence{EvidenceInput::from_bytes("chip_photo", photo)};
+  EXPECT_FALSE(journal.commit_step(tx, sample_step(StepId::idv, clock), evidence));
+  EXPECT_TRUE(journal.audit_log()->entries().value().empty());
 }
 
 TEST_F(JournalTest, StepsAreNumberedInOrderAndInvestorStepsHaveNoStaffActor) {

@@ -60,7 +60,7 @@ Result<void> check_actor(StepId step, Channel channel, const Actor& actor) {
                                                      : std::string("staff member without a role")));
 }
 
-Result<void> evidence_missing(StepId step, const std::string& what) {
+std::unexpected<Error> evidence_missing(StepId step, const std::string& what) {
   return fail("EVIDENCE_MISSING", "step '" + name(step) + "' needs " + what);
 }
 
@@ -171,7 +171,7 @@ Result<void> Transaction::start_step(StepId step, Actor actor, TimePoint now) {
   return {};
 }
 
-Result<void> Transaction::complete_step(StepId step, StepResult result, TimePoint now) {
+Result<Transaction::Completion> Transaction::check_completion(StepId step, const StepResult& result) const {
   if (state_ != TxState::open) {
     return fail("TRANSACTION_CLOSED", "transaction " + spec_.id + " is " + std::string(kiosk::to_string(state_)));
   }
@@ -243,13 +243,20 @@ Result<void> Transaction::complete_step(StepId step, StepResult result, TimePoin
       break;
   }
 
+  if (!refusal.empty()) return Completion{StepOutcome::refused, refusal};
+  return Completion{retry ? StepOutcome::retry : StepOutcome::done, {}};
+}
+
+Result<void> Transaction::complete_step(StepId step, StepResult result, TimePoint now) {
+  auto completion = check_completion(step, result);
+  if (!completion) return std::unexpected(completion.error());
   StepRecord& record = records_.back();
   record.ended_at = now;
   record.evidence = std::move(result.evidence);
   record.details = std::move(result.details);
-  record.outcome = !refusal.empty() ? StepOutcome::refused : retry ? StepOutcome::retry : StepOutcome::done;
-  if (!refusal.empty()) {
-    close(TxState::refused, refusal, now);
+  record.outcome = completion->outcome;
+  if (completion->outcome == StepOutcome::refused) {
+    close(TxState::refused, completion->refusal_code, now);
   } else if (!next_step()) {
     close(TxState::completed, "COMPLETED", now);
   }

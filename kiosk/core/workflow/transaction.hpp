@@ -81,6 +81,15 @@ class Transaction {
   // with its code, keeping the evidence (REQ-06, REQ-46).
   Result<void> complete_step(StepId step, StepResult result, TimePoint now);
 
+  // What complete_step would decide, without changing anything: the step's outcome and, for a
+  // refusal, its code; or the error complete_step would return. Lets a caller make the step
+  // durable in the journal only when the workflow will accept it.
+  struct Completion {
+    StepOutcome outcome = StepOutcome::done;
+    std::string refusal_code;  // set when outcome is refused
+  };
+  [[nodiscard]] Result<Completion> check_completion(StepId step, const StepResult& result) const;
+
   // Ends the transaction early; the steps and evidence recorded so far are kept.
   Result<void> refuse(std::string reason_code, TimePoint now);
   Result<void> abort(std::string reason_code, TimePoint now);

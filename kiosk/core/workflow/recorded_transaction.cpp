@@ -1,0 +1,91 @@
+#include "kiosk/core/workflow/recorded_transaction.hpp"
+
+#include "kiosk/core/log.hpp"
+
+namespace kiosk::workflow {
+namespace {
+
+std::string result_code(const Transaction::Completion& completion) {
+  switch (completion.outcome) {
+    case StepOutcome::refused: return completion.refusal_code;
+    case StepOutcome::retry: return "RETRY";
+    default: return "ok";
+  }
+}
+
+}  // namespace
+
+Result<RecordedTransaction> RecordedTransaction::open(journal::Journal& journal, TransactionSpec spec,
+                                                      std::string kiosk_id, std::string terms_version_hash,
+                                                      TimePoint now) {
+  const journal::TransactionHeader header{.operation = spec.operation,
+                                          .channel = spec.channel,
+                                          .investor_type = spec.investor,
+                                          .medium = spec.medium,
+                                          .kiosk_id = std::move(kiosk_id),
+                                          .rule_pack_version = spec.rule_pack_version,
+                                          .terms_version_hash = std::move(terms_version_hash)};
+  auto transaction = Transaction::open(std::move(spec), now);
+  if (!transaction) return std::unexpected(transaction.error());
+  auto id = journal.open_transaction(header);
+  if (!id) return std::unexpected(id.error());
+  log::info("transaction_opened", {{"tx", std::to_string(*id)},
+                                   {"operation", std::string(to_string(header.operation))},
+                                   {"channel", std::string(to_string(header.channel))},
+                                   {"rule_pack", header.rule_pack_version}});
+  return RecordedTransaction(journal, std::move(*transaction), *id);
+}
+
+Result<void> RecordedTransaction::start_step(StepId step, Actor actor, TimePoint now) {
+  return transaction_.start_step(step, std::move(actor), now);
+}
+
+Result<void> RecordedTransaction::complete_step(StepId step, std::span<const journal::EvidenceInput> evidence,
+                                                std::map<std::string, std::string> details, TimePoint now) {
+  // The workflow's verdict on the evidence kinds first; paths and hashes exist only once written.
+  StepResult proposed{.evidence = {}, .details = details};
+  for (const auto& item : evidence) {
+    proposed.evidence.push_back({.kind = item.kind, .path = "(not yet written)", .sha256 = "(not yet written)"});
+  }
+  auto completion = transaction_.check_completion(step, proposed);
+  if (!completion) return std::unexpected(completion.error());
+
+  const StepRecord& running = transaction_.steps().back();
+  const journal::StepRecord record{.step = step,
+                                   .actor_staff_id = running.actor.staff_id,
+                                   .actor_role = running.actor.role,
+                                   .started_at = running.started_at,
+                                   .ended_at = now,
+                                   .result = result_code(*completion)};
+  auto stored = journal_->commit_step(journal_id_, record, evidence);
+  if (!stored) return std::unexpected(stored.error());
+
+  StepResult durable{.evidence = {}, .details = std::move(details)};
+  for (const auto& item : stored->evidence) {
+    durable.evidence.push_back({.kind = item.kind, .path = item.relative_path, .sha256 = item.sha256_hex});
+  }
+  if (auto completed = transaction_.complete_step(step, std::move(durable), now); !completed) return completed;
+  // Operational trace only: ids, step names and codes; never what the evidence holds.
+  log::info("step_committed", {{"tx", std::to_string(journal_id_)},
+                               {"step", std::string(to_string(step))},
+                               {"actor", record.actor_staff_id.empty() ? std::string("-") : record.actor_staff_id},
+                               {"result", record.result},
+                               {"evidence_items", std::to_string(stored->evidence.size())}});
+  if (transaction_.state() != TxState::open) {
+    if (auto closed = journal_->close_transaction(journal_id_, transaction_.state(), transaction_.outcome_code());
+        !closed) {
+      return closed;
+    }
+    log::info("transaction_closed", {{"tx", std::to_string(journal_id_)},
+                                     {"state", std::string(to_string(transaction_.state()))},
+                                     {"code", transaction_.outcome_code()}});
+  }
+  return {};
+}
+
+Result<void> RecordedTransaction::abort(std::string reason_code, TimePoint now) {
+  if (auto closed = journal_->close_transaction(journal_id_, TxState::aborted, reason_code); !closed) return closed;
+  return transaction_.abort(std::move(reason_code), now);
+}
+
+}  // namespace kiosk::workflow

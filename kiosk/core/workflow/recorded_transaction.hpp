@@ -1,0 +1,43 @@
+// A transaction whose every step is durable before it is acknowledged (ARCHITECTURE.md rule 1):
+// the workflow decides whether a step may complete, the journal then writes its evidence files
+// and commits the step (with its audit trail), and only then does the workflow move on. A step
+// the workflow would reject never reaches the journal; a step the journal cannot commit leaves
+// the workflow where it was.
+#pragma once
+
+#include <map>
+#include <span>
+#include <string>
+
+#include "kiosk/core/journal/journal.hpp"
+#include "kiosk/core/workflow/transaction.hpp"
+
+namespace kiosk::workflow {
+
+class RecordedTransaction {
+ public:
+  // Opens the transaction in the journal and in memory. `terms_version_hash` is the hash of the
+  // subscriber terms this kiosk shows (REQ-51), fixed for the transaction.
+  static Result<RecordedTransaction> open(journal::Journal& journal, TransactionSpec spec, std::string kiosk_id,
+                                          std::string terms_version_hash, TimePoint now);
+
+  Result<void> start_step(StepId step, Actor actor, TimePoint now);
+  // Checks the step with the workflow, commits it with its evidence to the journal, then
+  // completes it in memory; closes the journal's transaction when the workflow closes.
+  Result<void> complete_step(StepId step, std::span<const journal::EvidenceInput> evidence,
+                             std::map<std::string, std::string> details, TimePoint now);
+  Result<void> abort(std::string reason_code, TimePoint now);
+
+  [[nodiscard]] const Transaction& workflow() const { return transaction_; }
+  [[nodiscard]] journal::TxId journal_id() const { return journal_id_; }
+
+ private:
+  RecordedTransaction(journal::Journal& journal, Transaction transaction, journal::TxId id)
+      : journal_(&journal), transaction_(std::move(transaction)), journal_id_(id) {}
+
+  journal::Journal* journal_;
+  Transaction transaction_;
+  journal::TxId journal_id_;
+};
+
+}  // namespace kiosk::workflow

@@ -1,0 +1,197 @@
+// A whole scripted witness transaction through the real pieces: the default rule pack decides the
+// steps, the workflow checks each one, the journal makes it durable with its audit trail. Then
+// every log line written meanwhile is scanned for the investor's ID number and name (REQ-48).
+#include "kiosk/core/workflow/recorded_transaction.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "kiosk/core/audit/audit_log.hpp"
+#include "kiosk/core/log.hpp"
+#include "kiosk/core/policy/policy.hpp"
+#include "kiosk/core/policy/rule_pack.hpp"
+
+namespace kiosk::workflow {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::seconds;
+
+constexpr std::string_view kIdNumber = "11010519491231002X";
+constexpr std::string_view kName = "张三丰";
+
+std::vector<std::uint8_t> bytes(std::string_view text) { return {text.begin(), text.end()}; }
+
+class RecordedTransactionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("recorded_tx_" + std::to_string(::getpid()) + "_" +
+                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    ASSERT_TRUE(log::open_file(dir / "test.log"));
+    auto loaded = policy::load_rule_pack(KIOSK_DEFAULT_RULE_PACK, policy::LoadMode::simulator, "");
+    ASSERT_TRUE(loaded) << loaded.error().to_string();
+    pack = loaded->pack;
+    journal::JournalOptions options;
+    options.database = dir / "journal.sqlite";
+    options.evidence_dir = dir / "evidence";
+    options.clock = &clock;
+    auto opened = journal::Journal::open(options);
+    ASSERT_TRUE(opened) << opened.error().to_string();
+    journal_.emplace(std::move(*opened));
+  }
+
+  void TearDown() override {
+    (void)log::open_file("/dev/null");
+    fs::remove_all(dir);
+  }
+
+  RecordedTransaction open(Channel channel) {
+    const auto decision = policy::evaluate(pack, {.operation = Operation::apply,
+                                                  .channel = channel,
+                                                  .investor = InvestorType::natural,
+                                                  .medium = Medium::hard,
+                                                  .document = DocumentType::prc_id});
+    EXPECT_TRUE(decision.allowed) << decision.code;
+    auto tx = RecordedTransaction::open(*journal_,
+                                        {.id = "TX-E2E",
+                                         .operation = Operation::apply,
+                                         .channel = channel,
+                                         .investor = InvestorType::natural,
+                                         .medium = Medium::hard,
+                                         .rule_pack_version = pack.pack_version,
+                                         .mandatory_steps = decision.mandatory_steps},
+                                        "KIOSK-0001", std::string(64, 'e'), clock.now());
+    EXPECT_TRUE(tx) << tx.error().to_string();
+    return std::move(*tx);
+  }
+
+  std::string log_text() const {
+    std::ifstream in(dir / "test.log");
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  ManualClock clock;
+  fs::path dir;
+  policy::RulePack pack;
+  std::optional<journal::Journal> journal_;
+};
+
+struct ScriptedStep {
+  Actor actor;
+  std::vector<std::pair<std::string, std::string>> evidence;  // kind, content
+  std::map<std::string, std::string> details;
+};
+
+// What each step of the witness channel is given in the script. The chip read holds the
+// investor's real ID number and name: evidence may, logs may not.
+ScriptedStep script_for(StepId step) {
+  const Actor investor{.kind = ActorKind::investor, .staff_id = {}, .role = std::nullopt};
+  const Actor kiosk{.kind = ActorKind::system, .staff_id = {}, .role = std::nullopt};
+  const Actor witness{.kind = ActorKind::staff, .staff_id = "W0042", .role = StaffRole::witness};
+  const Actor onsite{.kind = ActorKind::staff, .staff_id = "S0007", .role = StaffRole::onsite};
+  const Actor reviewer{.kind = ActorKind::staff, .staff_id = "R0003", .role = StaffRole::reviewer};
+  switch (step) {
+    case StepId::consent: return {investor, {}, {{"decision", "granted"}}};
+    case StepId::terms: return {investor, {}, {{"decision", "accepted"}, {"terms_version_hash", std::string(64, 'e')}}};
+    case StepId::idv:
+      return {kiosk, {{"id_chip_read", std::string(kName) + "|" + std::string(kIdNumber) + "|photo"}}, {}};
+    case StepId::identity_check:
+      return {witness, {{"video_marker", "00:01:10-00:01:40"}}, {{"face_match_confirmed", "true"}}};
+    case StepId::witness_intro:
+    case StepId::witness_signing: return {witness, {{"video_marker", "00:00:05-00:00:40"}}, {}};
+    case StepId::form_capture: return {kiosk, {{"form_image", "JPEG..."}}, {}};
+    case StepId::staff_countersign: return {onsite, {{"signature_image", "PNG..."}}, {}};
+    case StepId::review: return {reviewer, {}, {{"review_result", "passed"}}};
+    case StepId::issue: return {kiosk, {{"ca_response", "certificate"}}, {{"certificate_serial", "7F01"}}};
+    default: return {investor, {{"video_marker", "00:02:00-00:02:20"}}, {}};
+  }
+}
+
+void run_step(RecordedTransaction& tx, StepId step, ManualClock& clock) {
+  const ScriptedStep scripted = script_for(step);
+  ASSERT_TRUE(tx.start_step(step, scripted.actor, clock.now())) << to_string(step);
+  clock.advance(seconds{4});
+  std::vector<std::vector<std::uint8_t>> contents;
+  std::vector<journal::EvidenceInput> evidence;
+  contents.reserve(scripted.evidence.size());
+  for (const auto& [kind, content] : scripted.evidence) {
+    contents.push_back(bytes(content));
+    evidence.push_back(journal::EvidenceInput::from_bytes(kind, contents.back()));
+  }
+  const auto done = tx.complete_step(step, evidence, scripted.details, clock.now());
+  ASSERT_TRUE(done) << to_string(step) << ": " << done.error().to_string();
+}
+
+TEST_F(RecordedTransactionTest, AWholeWitnessTransactionIsDurableAuditedAndLeavesNoPersonalDataInLogs) {
+  auto tx = open(Channel::witness);
+  while (const auto next = tx.workflow().next_step()) run_step(tx, *next, clock);
+
+  EXPECT_EQ(tx.workflow().state(), TxState::completed);
+  const auto record = journal_->transaction(tx.journal_id()).value();
+  EXPECT_EQ(record.state, TxState::completed);
+  EXPECT_EQ(record.header.rule_pack_version, pack.pack_version);
+  ASSERT_EQ(record.steps.size(), tx.workflow().steps().size());
+  for (std::size_t i = 0; i < record.steps.size(); ++i) {
+    EXPECT_EQ(record.steps[i].record.step, tx.workflow().steps()[i].step);
+    EXPECT_EQ(record.steps[i].evidence.size(), tx.workflow().steps()[i].evidence.size());
+  }
+  const auto audit = journal_->audit_log()->verify().value();
+  EXPECT_FALSE(audit.problem.has_value());
+  EXPECT_GT(audit.verified.count, 10);
+
+  const std::string logs = log_text();
+  EXPECT_NE(logs.find("\"event\":\"step_committed\""), std::string::npos);
+  EXPECT_NE(logs.find("\"event\":\"transaction_closed\""), std::string::npos);
+  EXPECT_EQ(logs.find(kIdNumber), std::string::npos) << "an unmasked ID number reached the log";
+  EXPECT_EQ(logs.find(kName), std::string::npos) << "the investor's name reached the log";
+  // The evidence does hold them: the scan would have found them had they leaked.
+  const auto chip = record.steps[2].evidence.at(0);
+  std::ifstream chip_file(dir / "evidence" / chip.relative_path);
+  std::stringstream chip_text;
+  chip_text << chip_file.rdbuf();
+  EXPECT_NE(chip_text.str().find(kIdNumber), std::string::npos);
+}
+
+// A step the workflow would refuse never reaches the journal.
+TEST_F(RecordedTransactionTest, ARejectedStepIsNotCommitted) {
+  auto tx = open(Channel::counter);
+  run_step(tx, StepId::consent, clock);
+  run_step(tx, StepId::terms, clock);
+  ASSERT_TRUE(
+      tx.start_step(StepId::idv, {.kind = ActorKind::system, .staff_id = {}, .role = std::nullopt}, clock.now()));
+  const auto typed = bytes("typed in by hand");
+  const std::array evidence{journal::EvidenceInput::from_bytes("typed_id_number", typed)};
+  const auto done = tx.complete_step(StepId::idv, evidence, {}, clock.now());
+  ASSERT_FALSE(done);
+  EXPECT_EQ(done.error().code, "EVIDENCE_MISSING");
+  EXPECT_EQ(journal_->transaction(tx.journal_id()).value().steps.size(), 2U);
+  EXPECT_FALSE(fs::exists(dir / "evidence" / "tx-00000001" / "s003-idv-0-typed_id_number"));
+}
+
+// A refusal closes the journal's transaction too, with the same code and the evidence kept.
+TEST_F(RecordedTransactionTest, ARefusalIsRecordedWithItsCodeAndEvidence) {
+  auto tx = open(Channel::counter);
+  run_step(tx, StepId::consent, clock);
+  run_step(tx, StepId::terms, clock);
+  ASSERT_TRUE(
+      tx.start_step(StepId::idv, {.kind = ActorKind::system, .staff_id = {}, .role = std::nullopt}, clock.now()));
+  const auto reply = bytes("NCIIS reply: no such number");
+  const std::array evidence{journal::EvidenceInput::from_bytes("nciis_result", reply)};
+  ASSERT_TRUE(tx.complete_step(StepId::idv, evidence, {{"nciis_result", "NOT_FOUND"}}, clock.now()));
+  const auto record = journal_->transaction(tx.journal_id()).value();
+  EXPECT_EQ(record.state, TxState::refused);
+  EXPECT_EQ(record.outcome_reason, "NCIIS_NOT_FOUND");
+  ASSERT_EQ(record.steps.size(), 3U);
+  EXPECT_EQ(record.steps[2].record.result, "NCIIS_NOT_FOUND");
+  EXPECT_EQ(record.steps[2].evidence.size(), 1U);
+}
+
+}  // namespace
+}  // namespace kiosk::workflow

@@ -15,8 +15,9 @@ std::string result_code(const Transaction::Completion& completion) {
 
 }  // namespace
 
-Result<RecordedTransaction> RecordedTransaction::open(journal::Journal& journal, TransactionSpec spec,
-                                                      std::string kiosk_id, std::string terms_version_hash,
+Result<RecordedTransaction> RecordedTransaction::open(journal::Journal& journal, const registry::StaffRegistry& staff,
+                                                      TransactionSpec spec, std::string kiosk_id,
+                                                      std::string terms_version_hash, bool two_staff_mode,
                                                       TimePoint now) {
   const journal::TransactionHeader header{.operation = spec.operation,
                                           .channel = spec.channel,
@@ -33,10 +34,31 @@ Result<RecordedTransaction> RecordedTransaction::open(journal::Journal& journal,
                                    {"operation", std::string(to_string(header.operation))},
                                    {"channel", std::string(to_string(header.channel))},
                                    {"rule_pack", header.rule_pack_version}});
-  return RecordedTransaction(journal, std::move(*transaction), *id);
+  return RecordedTransaction(journal, staff, std::move(*transaction), *id, two_staff_mode);
+}
+
+void RecordedTransaction::set_verified_investor(std::string id_number, std::vector<std::string> marketer_staff_ids) {
+  parties_.investor_id_number = std::move(id_number);
+  parties_.investor_marketer_staff_ids = std::move(marketer_staff_ids);
 }
 
 Result<void> RecordedTransaction::start_step(StepId step, Actor actor, TimePoint now) {
+  if (actor.kind == ActorKind::staff && actor.role) {
+    // The roles already held in this transaction, for the conflict checks.
+    parties_.assigned.clear();
+    for (const auto& record : transaction_.steps()) {
+      if (record.actor.kind == ActorKind::staff && record.actor.role) {
+        parties_.assigned.emplace_back(*record.actor.role, record.actor.staff_id);
+      }
+    }
+    if (auto eligible = registry::check_assignment(*staff_, actor.staff_id, *actor.role, parties_, now); !eligible) {
+      log::warn("staff_assignment_refused", {{"tx", std::to_string(journal_id_)},
+                                             {"step", std::string(to_string(step))},
+                                             {"staff", actor.staff_id},
+                                             {"code", eligible.error().code}});
+      return eligible;
+    }
+  }
   return transaction_.start_step(step, std::move(actor), now);
 }
 

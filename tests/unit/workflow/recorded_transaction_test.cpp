@@ -25,6 +25,63 @@ constexpr std::string_view kName = "张三丰";
 
 std::vector<std::uint8_t> bytes(std::string_view text) { return {text.begin(), text.end()}; }
 
+// The head-office staff feed for these tests: all eligible, plus one whose qualification lapsed.
+constexpr std::string_view kStaffFeed = R"toml(
+schema = 1
+
+[[staff]]
+id = "W0042"
+name = "Li Wei"
+id_number = "440301198801015671"
+roles = ["witness"]
+employment = "regular"
+labor_contract = true
+training_passed = 2023-03-01
+qualification_number = "S0010200000042"
+qualification_valid_until = 2030-12-31
+status = "active"
+reassessment_due = 2030-06-30
+
+[[staff]]
+id = "S0007"
+name = "Zhou Min"
+id_number = "440301198801015672"
+roles = ["onsite", "operator"]
+employment = "regular"
+labor_contract = true
+training_passed = 2023-03-01
+qualification_number = "S0010200000007"
+qualification_valid_until = 2030-12-31
+status = "active"
+reassessment_due = 2030-06-30
+
+[[staff]]
+id = "R0003"
+name = "Qian Hua"
+id_number = "440301198801015673"
+roles = ["reviewer"]
+employment = "regular"
+labor_contract = true
+training_passed = 2023-03-01
+qualification_number = "S0010200000003"
+qualification_valid_until = 2030-12-31
+status = "active"
+reassessment_due = 2030-06-30
+
+[[staff]]
+id = "W0099"
+name = "Sun Li"
+id_number = "440301198801015674"
+roles = ["witness"]
+employment = "regular"
+labor_contract = true
+training_passed = 2020-03-01
+qualification_number = "S0010200000099"
+qualification_valid_until = 2021-12-31
+status = "active"
+reassessment_due = 2030-06-30
+)toml";
+
 class RecordedTransactionTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -43,6 +100,9 @@ class RecordedTransactionTest : public ::testing::Test {
     auto opened = journal::Journal::open(options);
     ASSERT_TRUE(opened) << opened.error().to_string();
     journal_.emplace(std::move(*opened));
+    auto feed = registry::StaffRegistry::from_string(kStaffFeed, "staff.toml");
+    ASSERT_TRUE(feed) << feed.error().to_string();
+    staff_.emplace(std::move(*feed));
   }
 
   void TearDown() override {
@@ -57,7 +117,7 @@ class RecordedTransactionTest : public ::testing::Test {
                                                   .medium = Medium::hard,
                                                   .document = DocumentType::prc_id});
     EXPECT_TRUE(decision.allowed) << decision.code;
-    auto tx = RecordedTransaction::open(*journal_,
+    auto tx = RecordedTransaction::open(*journal_, *staff_,
                                         {.id = "TX-E2E",
                                          .operation = Operation::apply,
                                          .channel = channel,
@@ -65,7 +125,7 @@ class RecordedTransactionTest : public ::testing::Test {
                                          .medium = Medium::hard,
                                          .rule_pack_version = pack.pack_version,
                                          .mandatory_steps = decision.mandatory_steps},
-                                        "KIOSK-0001", std::string(64, 'e'), clock.now());
+                                        "KIOSK-0001", std::string(64, 'e'), false, clock.now());
     EXPECT_TRUE(tx) << tx.error().to_string();
     return std::move(*tx);
   }
@@ -81,6 +141,7 @@ class RecordedTransactionTest : public ::testing::Test {
   fs::path dir;
   policy::RulePack pack;
   std::optional<journal::Journal> journal_;
+  std::optional<registry::StaffRegistry> staff_;
 };
 
 struct ScriptedStep {
@@ -157,6 +218,20 @@ TEST_F(RecordedTransactionTest, AWholeWitnessTransactionIsDurableAuditedAndLeave
   std::stringstream chip_text;
   chip_text << chip_file.rdbuf();
   EXPECT_NE(chip_text.str().find(kIdNumber), std::string::npos);
+}
+
+// The registry is asked when a staff member takes a step, not only at sign-in (REQ-15, REQ-16).
+TEST_F(RecordedTransactionTest, StaffAreCheckedWhenTheyTakeAStep) {
+  auto tx = open(Channel::witness);
+  for (StepId step : {StepId::consent, StepId::terms, StepId::idv}) run_step(tx, step, clock);
+  const Actor lapsed{.kind = ActorKind::staff, .staff_id = "W0099", .role = StaffRole::witness};
+  EXPECT_EQ(tx.start_step(StepId::witness_intro, lapsed, clock.now()).error().code, "QUALIFICATION_EXPIRED");
+  // The witness turns out to be the investor: refused at assignment.
+  tx.set_verified_investor("440301198801015671", {});
+  const Actor witness{.kind = ActorKind::staff, .staff_id = "W0042", .role = StaffRole::witness};
+  EXPECT_EQ(tx.start_step(StepId::witness_intro, witness, clock.now()).error().code, "CONFLICT_STAFF_IS_INVESTOR");
+  EXPECT_EQ(tx.workflow().next_step(), StepId::witness_intro);
+  EXPECT_EQ(log_text().find("440301198801015671"), std::string::npos);
 }
 
 // A step the workflow would refuse never reaches the journal.

@@ -12,34 +12,14 @@
 
 #include "kiosk/core/audit/audit_log.hpp"
 
+#include "tests/support/command_run.hpp"
+
 namespace kiosk::ctl {
 namespace {
 
-struct CommandRun {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using kiosk::testing::CommandRun;
 
-std::string read_all(std::FILE* file) {
-  std::rewind(file);
-  std::string text;
-  char buffer[4096];
-  std::size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, n);
-  std::fclose(file);
-  return text;
-}
-
-CommandRun run(const std::vector<std::string>& args) {
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  CommandRun result;
-  result.code = run_audit_command(args, out, err);
-  result.out = read_all(out);
-  result.err = read_all(err);
-  return result;
-}
+CommandRun run(const std::vector<std::string>& args) { return kiosk::testing::run_command(run_audit_command, args); }
 
 std::filesystem::path make_log(const std::string& name, int entries) {
   const auto dir = std::filesystem::temp_directory_path() / ("kiosk_audit_cli_" + std::to_string(::getpid()));

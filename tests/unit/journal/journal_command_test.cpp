@@ -7,6 +7,8 @@
 
 #include "journal_test_support.hpp"
 
+#include "tests/support/command_run.hpp"
+
 namespace kiosk::ctl {
 namespace {
 
@@ -15,30 +17,8 @@ using journal::testing::JournalFixture;
 using journal::testing::sample_header;
 using journal::testing::sample_step;
 
-struct CommandOutput {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string drain(std::FILE* file) {
-  std::rewind(file);
-  std::string text;
-  char buffer[4096];
-  std::size_t got = 0;
-  while ((got = std::fread(buffer, 1, sizeof buffer, file)) > 0) text.append(buffer, got);
-  std::fclose(file);
-  return text;
-}
-
-CommandOutput run(const std::vector<std::string>& args) {
-  std::FILE* out = std::tmpfile();
-  std::FILE* err = std::tmpfile();
-  CommandOutput result;
-  result.exit_code = run_journal_command(args, out, err);
-  result.out = drain(out);
-  result.err = drain(err);
-  return result;
+kiosk::testing::CommandRun run(const std::vector<std::string>& args) {
+  return kiosk::testing::run_command(run_journal_command, args);
 }
 
 struct JournalCommandTest : JournalFixture {
@@ -59,7 +39,7 @@ struct JournalCommandTest : JournalFixture {
 
 TEST_F(JournalCommandTest, JsonShowsTheTransactionItsStepsAndEvidence) {
   const auto result = run({"show", std::to_string(tx), "--db", db(), "--json"});
-  ASSERT_EQ(result.exit_code, 0) << result.err;
+  ASSERT_EQ(result.code, 0) << result.err;
   const std::string& json = result.out;
   EXPECT_NE(json.find("\"transaction\":{\"id\":" + std::to_string(tx)), std::string::npos) << json;
   EXPECT_NE(json.find("\"state\":\"open\""), std::string::npos);
@@ -75,7 +55,7 @@ TEST_F(JournalCommandTest, JsonShowsTheTransactionItsStepsAndEvidence) {
 
 TEST_F(JournalCommandTest, TextNamesEachStepItsActorAndItsEvidence) {
   const auto result = run({"show", std::to_string(tx), "--db", db()});
-  ASSERT_EQ(result.exit_code, 0) << result.err;
+  ASSERT_EQ(result.code, 0) << result.err;
   EXPECT_NE(result.out.find("Transaction 1: open"), std::string::npos) << result.out;
   EXPECT_NE(result.out.find("1. consent  result ok"), std::string::npos);
   EXPECT_NE(result.out.find("by investor (no staff)"), std::string::npos);
@@ -85,7 +65,7 @@ TEST_F(JournalCommandTest, TextNamesEachStepItsActorAndItsEvidence) {
 
 TEST_F(JournalCommandTest, AnUnknownTransactionExitsOneWithAClearMessage) {
   const auto result = run({"show", "999", "--db", db()});
-  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.code, 1);
   EXPECT_TRUE(result.out.empty());
   EXPECT_NE(result.err.find("JOURNAL_TX_UNKNOWN"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("999"), std::string::npos);
@@ -93,30 +73,30 @@ TEST_F(JournalCommandTest, AnUnknownTransactionExitsOneWithAClearMessage) {
 
 TEST_F(JournalCommandTest, AMissingJournalExitsOne) {
   const auto result = run({"show", "1", "--db", (dir.path() / "nope.sqlite").string()});
-  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_EQ(result.code, 1);
   EXPECT_NE(result.err.find("JOURNAL_NOT_FOUND"), std::string::npos);
 }
 
 TEST_F(JournalCommandTest, WrongUsageExitsTwo) {
-  EXPECT_EQ(run({}).exit_code, 2);
-  EXPECT_EQ(run({"list"}).exit_code, 2);
-  EXPECT_EQ(run({"show"}).exit_code, 2);
-  EXPECT_EQ(run({"show", "abc", "--db", db()}).exit_code, 2);
-  EXPECT_EQ(run({"show", "-5", "--db", db()}).exit_code, 2);
-  EXPECT_EQ(run({"show", "1", "2", "--db", db()}).exit_code, 2);
-  EXPECT_EQ(run({"show", "1", "--db"}).exit_code, 2);
+  EXPECT_EQ(run({}).code, 2);
+  EXPECT_EQ(run({"list"}).code, 2);
+  EXPECT_EQ(run({"show"}).code, 2);
+  EXPECT_EQ(run({"show", "abc", "--db", db()}).code, 2);
+  EXPECT_EQ(run({"show", "-5", "--db", db()}).code, 2);
+  EXPECT_EQ(run({"show", "1", "2", "--db", db()}).code, 2);
+  EXPECT_EQ(run({"show", "1", "--db"}).code, 2);
   const auto unknown = run({"show", "1", "--verbose"});
-  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_EQ(unknown.code, 2);
   EXPECT_NE(unknown.err.find("--verbose"), std::string::npos);
 }
 
 TEST_F(JournalCommandTest, HelpExplainsTheCommandAndItsExitCodes) {
   const auto result = run({"--help"});
-  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_EQ(result.code, 0);
   EXPECT_NE(result.out.find("kioskctl journal show TXID [--db PATH] [--json]"), std::string::npos);
   EXPECT_NE(result.out.find("/var/lib/kiosk/journal.sqlite"), std::string::npos);
   EXPECT_NE(result.out.find("Exit status"), std::string::npos);
-  EXPECT_EQ(run({"show", "--help"}).exit_code, 0);
+  EXPECT_EQ(run({"show", "--help"}).code, 0);
 }
 
 }  // namespace

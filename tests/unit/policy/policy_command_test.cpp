@@ -7,33 +7,24 @@
 #include "kiosk/ctl/policy_command.hpp"
 #include "policy_test_support.hpp"
 
+#include "tests/support/command_run.hpp"
+
 namespace kiosk::ctl {
 namespace {
 
-using policy::testing::Captured;
 using policy::testing::generate_key;
 using policy::testing::read_text;
 using policy::testing::TempDir;
 using policy::testing::write_text;
 
-struct CommandRun {
-  int status;
-  std::string out;
-  std::string err;
-};
+using kiosk::testing::CommandRun;
 
-CommandRun policy(std::vector<std::string> args) {
-  const Captured out;
-  const Captured err;
-  const int status = run_policy_command(args, out.file(), err.file());
-  return {status, out.text(), err.text()};
+CommandRun policy(const std::vector<std::string>& args) {
+  return kiosk::testing::run_command(run_policy_command, args);
 }
 
-CommandRun rulepack(std::vector<std::string> args) {
-  const Captured out;
-  const Captured err;
-  const int status = run_rulepack_command(args, out.file(), err.file());
-  return {status, out.text(), err.text()};
+CommandRun rulepack(const std::vector<std::string>& args) {
+  return kiosk::testing::run_command(run_rulepack_command, args);
 }
 
 // requirements.md M1, transcribed by hand without its Basis column and markup.
@@ -55,21 +46,21 @@ constexpr const char* kM1Text =
 
 TEST(PolicyCommand, MatrixOfTheDefaultPackReproducesM1) {
   const CommandRun run = policy({"matrix", "--rule-pack", KIOSK_TEST_DEFAULT_RULE_PACK});
-  EXPECT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.code, 0) << run.err;
   EXPECT_EQ(run.out, kM1Text);
 }
 
 TEST(PolicyCommand, MatrixWithoutRulePackReadsTheInstalledDefault) {
   EXPECT_TRUE(std::filesystem::exists(default_rule_pack_path())) << default_rule_pack_path();
   const CommandRun run = policy({"matrix"});
-  EXPECT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.code, 0) << run.err;
   EXPECT_EQ(run.out, kM1Text);
 }
 
 TEST(PolicyCommand, CheckAllowedPrintsTheStepsAndExitsZero) {
   const CommandRun run = policy({"check", "--operation", "apply", "--channel", "witness", "--investor", "natural",
                                  "--medium", "hard", "--rule-pack", KIOSK_TEST_DEFAULT_RULE_PACK, "--json"});
-  EXPECT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(run.code, 0) << run.err;
   EXPECT_EQ(run.out,
             "{\"allowed\":true,\"code\":null,\"mandatory_steps\":[\"consent\",\"terms\",\"idv\",\"witness_intro\","
             "\"identity_check\",\"form_capture\",\"witness_signing\",\"staff_countersign\",\"willingness\",\"review\","
@@ -79,7 +70,7 @@ TEST(PolicyCommand, CheckAllowedPrintsTheStepsAndExitsZero) {
 TEST(PolicyCommand, CheckRefusedPrintsTheCodeAndExitsThree) {
   const CommandRun run = policy({"check", "--operation", "apply", "--channel", "other", "--investor", "natural",
                                  "--medium", "hard", "--rule-pack", KIOSK_TEST_DEFAULT_RULE_PACK, "--json"});
-  EXPECT_EQ(run.status, 3);
+  EXPECT_EQ(run.code, 3);
   EXPECT_EQ(run.out, "{\"allowed\":false,\"code\":\"CHANNEL_MEDIUM_NOT_ALLOWED\",\"mandatory_steps\":[]}\n");
 }
 
@@ -87,14 +78,14 @@ TEST(PolicyCommand, CheckRefusesADocumentTypeREQ08) {
   const CommandRun run =
       policy({"check", "--operation", "apply", "--channel", "other", "--investor", "natural", "--medium", "soft",
               "--doc-type", "tw-permit", "--rule-pack", KIOSK_TEST_DEFAULT_RULE_PACK, "--json"});
-  EXPECT_EQ(run.status, 3);
+  EXPECT_EQ(run.code, 3);
   EXPECT_EQ(run.out, "{\"allowed\":false,\"code\":\"DOCUMENT_TYPE_NOT_ALLOWED\",\"mandatory_steps\":[]}\n");
 }
 
 TEST(PolicyCommand, CheckInTextExplainsTheRefusal) {
   const CommandRun run = policy({"check", "--operation", "renew", "--channel", "other", "--investor", "institution",
                                  "--medium", "soft", "--rule-pack", KIOSK_TEST_DEFAULT_RULE_PACK});
-  EXPECT_EQ(run.status, 3);
+  EXPECT_EQ(run.code, 3);
   EXPECT_EQ(run.out.rfind("refused: INVESTOR_TYPE_NOT_ALLOWED\n", 0), 0u) << run.out;
 }
 
@@ -114,22 +105,22 @@ TEST(PolicyCommand, BadArgumentsExitTwo) {
   };
   for (const auto& args : cases) {
     const CommandRun run = policy(args);
-    EXPECT_EQ(run.status, 2) << (args.empty() ? "(none)" : args[0]);
+    EXPECT_EQ(run.code, 2) << (args.empty() ? "(none)" : args[0]);
     EXPECT_FALSE(run.err.empty());
   }
 }
 
 TEST(PolicyCommand, UnreadablePackExitsOneAndSaysWhy) {
   const CommandRun run = policy({"matrix", "--rule-pack", "no-such-folder/pack.toml"});
-  EXPECT_EQ(run.status, 1);
+  EXPECT_EQ(run.code, 1);
   EXPECT_NE(run.err.find("RULEPACK_UNREADABLE"), std::string::npos) << run.err;
 }
 
 TEST(PolicyCommand, HelpExplainsTheCodesAndExitsZero) {
   const CommandRun run = policy({"--help"});
-  EXPECT_EQ(run.status, 0);
+  EXPECT_EQ(run.code, 0);
   EXPECT_NE(run.out.find("CHANNEL_MEDIUM_NOT_ALLOWED"), std::string::npos);
-  EXPECT_EQ(rulepack({"--help"}).status, 0);
+  EXPECT_EQ(rulepack({"--help"}).code, 0);
 }
 
 TEST(RulepackCommand, SignThenVerifyThenDetectTampering) {
@@ -141,17 +132,17 @@ TEST(RulepackCommand, SignThenVerifyThenDetectTampering) {
   write_text(pack, read_text(KIOSK_TEST_DEFAULT_RULE_PACK));
 
   const CommandRun signed_run = rulepack({"sign", pack.string(), "--key", (dir / "private.pem").string()});
-  ASSERT_EQ(signed_run.status, 0) << signed_run.err;
+  ASSERT_EQ(signed_run.code, 0) << signed_run.err;
   EXPECT_TRUE(std::filesystem::exists(dir / "pack.toml.sig"));
 
   const CommandRun verified = rulepack({"verify", pack.string(), "--public-key", (dir / "public.pem").string()});
-  EXPECT_EQ(verified.status, 0) << verified.err;
+  EXPECT_EQ(verified.code, 0) << verified.err;
   EXPECT_NE(verified.out.find("signature valid"), std::string::npos);
   EXPECT_NE(verified.out.find("RULEPACK_NO_FILING_REFERENCE"), std::string::npos);  // the default pack is unfiled
 
   write_text(pack, read_text(pack) + "\n");  // one byte more
   const CommandRun tampered = rulepack({"verify", pack.string(), "--public-key", (dir / "public.pem").string()});
-  EXPECT_EQ(tampered.status, 1);
+  EXPECT_EQ(tampered.code, 1);
   EXPECT_NE(tampered.err.find("RULEPACK_BAD_SIGNATURE"), std::string::npos) << tampered.err;
 }
 
@@ -162,7 +153,7 @@ TEST(RulepackCommand, VerifyWithoutSignatureFileFails) {
   const auto pack = dir / "pack.toml";
   write_text(pack, read_text(KIOSK_TEST_DEFAULT_RULE_PACK));
   const CommandRun run = rulepack({"verify", pack.string(), "--public-key", (dir / "public.pem").string()});
-  EXPECT_EQ(run.status, 1);
+  EXPECT_EQ(run.code, 1);
   EXPECT_NE(run.err.find("RULEPACK_UNSIGNED"), std::string::npos);
 }
 
@@ -172,17 +163,17 @@ TEST(RulepackCommand, SignRefusesAnInvalidPack) {
   write_text(dir / "private.pem", keys.private_pem);
   write_text(dir / "pack.toml", "format_version = 1\n");
   const CommandRun run = rulepack({"sign", (dir / "pack.toml").string(), "--key", (dir / "private.pem").string()});
-  EXPECT_EQ(run.status, 1);
+  EXPECT_EQ(run.code, 1);
   EXPECT_FALSE(std::filesystem::exists(dir / "pack.toml.sig"));
 }
 
 TEST(RulepackCommand, UsageErrorsExitTwo) {
-  EXPECT_EQ(rulepack({"sign", "pack.toml"}).status, 2);
-  EXPECT_EQ(rulepack({"verify", "pack.toml"}).status, 2);
-  EXPECT_EQ(rulepack({"verify", "--public-key", "k.pem"}).status, 2);
-  EXPECT_EQ(rulepack({"sign", "a", "b", "--key", "k.pem"}).status, 2);
-  EXPECT_EQ(rulepack({"stamp"}).status, 2);
-  EXPECT_EQ(rulepack({}).status, 2);
+  EXPECT_EQ(rulepack({"sign", "pack.toml"}).code, 2);
+  EXPECT_EQ(rulepack({"verify", "pack.toml"}).code, 2);
+  EXPECT_EQ(rulepack({"verify", "--public-key", "k.pem"}).code, 2);
+  EXPECT_EQ(rulepack({"sign", "a", "b", "--key", "k.pem"}).code, 2);
+  EXPECT_EQ(rulepack({"stamp"}).code, 2);
+  EXPECT_EQ(rulepack({}).code, 2);
 }
 
 }  // namespace

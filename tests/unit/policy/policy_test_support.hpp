@@ -78,30 +78,6 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// Collects what a command writes to a FILE*.
-class Captured {
- public:
-  Captured() : file_(std::tmpfile()) {}
-  ~Captured() {
-    if (file_ != nullptr) std::fclose(file_);
-  }
-  Captured(const Captured&) = delete;
-  Captured& operator=(const Captured&) = delete;
-  [[nodiscard]] std::FILE* file() const { return file_; }
-  [[nodiscard]] std::string text() const {
-    std::fflush(file_);
-    std::rewind(file_);
-    std::string out;
-    char buffer[4096];
-    std::size_t n = 0;
-    while ((n = std::fread(buffer, 1, sizeof buffer, file_)) > 0) out.append(buffer, n);
-    return out;
-  }
-
- private:
-  std::FILE* file_;
-};
-
 struct KeyPair {
   std::string private_pem;
   std::string public_pem;

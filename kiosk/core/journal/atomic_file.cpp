@@ -7,6 +7,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 
@@ -157,18 +158,18 @@ Result<FileDigest> write_file_atomically(const std::filesystem::path& final_path
   return FileDigest{bytes.size(), std::move(*hex)};
 }
 
-Result<FileDigest> copy_file_atomically(const std::filesystem::path& final_path, const std::filesystem::path& source) {
-  const int input = ::open(source.c_str(), O_RDONLY | O_CLOEXEC);
-  if (input < 0) {
-    return fail("JOURNAL_EVIDENCE_SOURCE_UNREADABLE",
-                "cannot read evidence source " + source.string() + ": " + errno_text());
-  }
+namespace {
+
+// Opens `file`, reads it to the end in 64 KiB pieces, hashes it and hands each piece to `sink`
+// (which may write it elsewhere). `unreadable_code` names the caller's error for a bad source.
+Result<FileDigest> read_and_hash(const std::filesystem::path& file, const char* unreadable_code,
+                                 const std::function<Result<void>(const std::uint8_t*, std::size_t)>& sink) {
+  const int input = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (input < 0) return fail(unreadable_code, "cannot read " + file.string() + ": " + errno_text());
   struct InputCloser {
     int descriptor;
     ~InputCloser() { ::close(descriptor); }
   } input_closer{input};
-  auto temp = create_temp_beside(final_path);
-  if (!temp) return std::unexpected(temp.error());
   Sha256 hasher;
   std::uint64_t total = 0;
   std::array<std::uint8_t, 64 * 1024> buffer{};
@@ -176,45 +177,37 @@ Result<FileDigest> copy_file_atomically(const std::filesystem::path& final_path,
     const ssize_t got = ::read(input, buffer.data(), buffer.size());
     if (got < 0) {
       if (errno == EINTR) continue;
-      return fail("JOURNAL_EVIDENCE_SOURCE_UNREADABLE", "reading " + source.string() + " failed: " + errno_text());
+      return fail(unreadable_code, "reading " + file.string() + " failed: " + errno_text());
     }
     if (got == 0) break;
     const auto size = static_cast<std::size_t>(got);
     hasher.update(buffer.data(), size);
-    if (auto written = write_all((*temp)->descriptor(), buffer.data(), size, (*temp)->path()); !written) {
-      return std::unexpected(written.error());
+    if (sink) {
+      if (auto taken = sink(buffer.data(), size); !taken) return std::unexpected(taken.error());
     }
     total += size;
   }
   auto hex = hasher.finish();
   if (!hex) return std::unexpected(hex.error());
-  if (auto published = publish(**temp, final_path); !published) return std::unexpected(published.error());
   return FileDigest{total, std::move(*hex)};
 }
 
+}  // namespace
+
+Result<FileDigest> copy_file_atomically(const std::filesystem::path& final_path, const std::filesystem::path& source) {
+  auto temp = create_temp_beside(final_path);
+  if (!temp) return std::unexpected(temp.error());
+  auto digest =
+      read_and_hash(source, "JOURNAL_EVIDENCE_SOURCE_UNREADABLE", [&temp](const std::uint8_t* data, std::size_t size) {
+        return write_all((*temp)->descriptor(), data, size, (*temp)->path());
+      });
+  if (!digest) return digest;
+  if (auto published = publish(**temp, final_path); !published) return std::unexpected(published.error());
+  return digest;
+}
+
 Result<FileDigest> digest_file(const std::filesystem::path& file) {
-  const int input = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (input < 0) return fail("JOURNAL_EVIDENCE_UNREADABLE", "cannot read " + file.string() + ": " + errno_text());
-  struct InputCloser {
-    int descriptor;
-    ~InputCloser() { ::close(descriptor); }
-  } input_closer{input};
-  Sha256 hasher;
-  std::uint64_t total = 0;
-  std::array<std::uint8_t, 64 * 1024> buffer{};
-  for (;;) {
-    const ssize_t got = ::read(input, buffer.data(), buffer.size());
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      return fail("JOURNAL_EVIDENCE_UNREADABLE", "reading " + file.string() + " failed: " + errno_text());
-    }
-    if (got == 0) break;
-    hasher.update(buffer.data(), static_cast<std::size_t>(got));
-    total += static_cast<std::uint64_t>(got);
-  }
-  auto hex = hasher.finish();
-  if (!hex) return std::unexpected(hex.error());
-  return FileDigest{total, std::move(*hex)};
+  return read_and_hash(file, "JOURNAL_EVIDENCE_UNREADABLE", {});
 }
 
 Result<void> fsync_directory(const std::filesystem::path& directory) {

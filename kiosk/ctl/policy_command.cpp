@@ -34,7 +34,9 @@ The rule pack is head office's signed list of the channels and operations filed 
 allowed combinations (requirements.md matrix M1) and the evidence steps each needs (M2, M3).
 
 check    says whether one combination is allowed and, if so, the evidence steps the kiosk must
-         record, in order; if not, the stable refusal code:
+         record, in order, and how each identity document the channel accepts is verified (its
+         procedure: methods, sides imaged, reviewer confirmation; only the --doc-type one when
+         given; REQ-05, REQ-08); if not, the stable refusal code:
            CHANNEL_NOT_FILED           the channel was not filed with CSDC (REQ-01)
            OPERATION_NOT_FILED         the operation was not filed for that channel (REQ-01, REQ-30)
            CHANNEL_MEDIUM_NOT_ALLOWED  the remote channel issues soft certificates only (REQ-23, REQ-50)
@@ -52,7 +54,12 @@ Values:
   --doc-type   prc-id hkmo-permit tw-permit foreign-pr hkmotw-residence
   --rule-pack  the pack to read (default: the installed share/csdc-kiosk/default-rulepack.toml).
                Its signature is not checked here; use 'kioskctl rulepack verify' for that.
-  --json       print {"allowed":true|false,"code":null|"CODE","mandatory_steps":[...]}
+  --json       print {"allowed":true|false,"code":null|"CODE","mandatory_steps":[...],
+                      "documents":{"prc-id":{"methods":[...],"images":[...],"reviewer_confirmation":false},...}}
+               (documents is {} when refused)
+
+Verification methods: chip-read (the MPS SAM card reader), nciis (the MPS online identity check),
+document-image (checked from images of the document's sides).
 
 Exit status: 0 allowed (check) or printed (matrix), 3 refused, 2 wrong usage,
              1 the rule pack could not be read (the message says where and why).
@@ -160,6 +167,46 @@ Result<T> required_value(const Options& options, std::string_view name, Parse pa
   return *value;
 }
 
+template <NamedEnum E>
+std::string joined(const std::vector<E>& values, std::string_view separator, bool quoted) {
+  std::string out;
+  for (const E value : values) {
+    if (!out.empty()) out += separator;
+    out += quoted ? json_string(to_string(value)) : std::string(to_string(value));
+  }
+  return out;
+}
+
+// The decision's documents, or only `only` when the caller named one.
+std::vector<std::pair<DocumentType, const policy::DocumentProcedure*>> documents_to_show(
+    const policy::PolicyDecision& decision, std::optional<DocumentType> only) {
+  std::vector<std::pair<DocumentType, const policy::DocumentProcedure*>> shown;
+  for (const auto& [document, procedure] : decision.accepted_documents) {
+    if (!only || *only == document) shown.emplace_back(document, &procedure);
+  }
+  return shown;
+}
+
+std::string documents_json(const policy::PolicyDecision& decision, std::optional<DocumentType> only) {
+  std::string out;
+  for (const auto& [document, procedure] : documents_to_show(decision, only)) {
+    out += (out.empty() ? "" : ",") + json_string(to_string(document)) + ":{\"methods\":[" +
+           joined(procedure->methods, ",", true) + "],\"images\":[" + joined(procedure->images, ",", true) +
+           "],\"reviewer_confirmation\":" + (procedure->reviewer_confirmation ? "true" : "false") + "}";
+  }
+  return "{" + out + "}";
+}
+
+void print_documents(std::FILE* out, const policy::PolicyDecision& decision, std::optional<DocumentType> only) {
+  std::fputs(only ? "identity document procedure:\n" : "identity documents accepted, and how each is verified:\n", out);
+  for (const auto& [document, procedure] : documents_to_show(decision, only)) {
+    const std::string images = procedure->images.empty() ? "none" : joined(procedure->images, ", ", false);
+    std::fprintf(out, "  %s: %s; images: %s; reviewer confirms: %s\n", std::string(to_string(document)).c_str(),
+                 joined(procedure->methods, " or ", false).c_str(), images.c_str(),
+                 procedure->reviewer_confirmation ? "yes" : "no");
+  }
+}
+
 Result<policy::RulePack> load_for_inspection(const Options& options) {
   const std::filesystem::path path = options.get("--rule-pack").value_or(default_rule_pack_path().string());
   auto loaded = policy::load_rule_pack(path, policy::LoadMode::development, {});
@@ -200,13 +247,15 @@ int policy_check(const Options& options, std::FILE* out, std::FILE* err) {
     for (const StepId step : decision.mandatory_steps) {
       steps += (steps.empty() ? "" : ",") + json_string(to_string(step));
     }
-    std::fprintf(out, "{\"allowed\":%s,\"code\":%s,\"mandatory_steps\":[%s]}\n", decision.allowed ? "true" : "false",
-                 decision.allowed ? "null" : json_string(decision.code).c_str(), steps.c_str());
+    std::fprintf(out, "{\"allowed\":%s,\"code\":%s,\"mandatory_steps\":[%s],\"documents\":%s}\n",
+                 decision.allowed ? "true" : "false", decision.allowed ? "null" : json_string(decision.code).c_str(),
+                 steps.c_str(), documents_json(decision, document).c_str());
   } else if (decision.allowed) {
     std::fprintf(out, "allowed (%s)\nmandatory steps, in order:\n", decision.reason.c_str());
     for (const StepId step : decision.mandatory_steps) {
       std::fprintf(out, "  %s\n", std::string(to_string(step)).c_str());
     }
+    print_documents(out, decision, document);
   } else {
     std::fprintf(out, "refused: %s\n  %s\n", decision.code.c_str(), decision.reason.c_str());
   }

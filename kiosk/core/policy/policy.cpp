@@ -9,7 +9,7 @@ namespace kiosk::policy {
 namespace {
 
 PolicyDecision refuse(std::string_view code, std::string reason) {
-  return PolicyDecision{false, std::string(code), std::move(reason), {}};
+  return PolicyDecision{false, std::string(code), std::move(reason), {}, {}};
 }
 
 void insert_before(std::vector<StepId>& steps, const StepInsertion& insertion) {
@@ -73,7 +73,8 @@ PolicyDecision evaluate(const RulePack& pack, const PolicyQuery& query) {
     }
   }
   return PolicyDecision{true, "", "allowed by rule pack " + pack.pack_version,
-                        mandatory_steps(pack, query.operation, query.channel, query.investor)};
+                        mandatory_steps(pack, query.operation, query.channel, query.investor),
+                        pack.accepted_documents(query.channel)};
 }
 
 Result<Channel> declare_channel(const RulePack& pack, KioskMode mode, bool onsite_staff_signed_in) {

@@ -37,6 +37,10 @@ struct PolicyDecision {
   std::string code;                     // empty when allowed, else one of the codes above
   std::string reason;                   // a sentence for staff and logs; never personal data
   std::vector<StepId> mandatory_steps;  // in order; empty when refused
+  // REQ-08: the documents the channel accepts with their verification procedures, for the
+  // transaction to copy when it opens (the document is not known before the ID is presented).
+  // Empty when refused.
+  AcceptedDocuments accepted_documents;
 };
 
 // Checks in this order, so the first failing rule names the refusal: channel filed, operation

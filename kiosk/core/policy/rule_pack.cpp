@@ -373,6 +373,82 @@ Result<void> read_channel_lists(const Reader& in, const toml::table& root, RuleP
   return {};
 }
 
+// REQ-05, REQ-08: how each document type is verified. Every document a filed channel accepts
+// needs a procedure; what the sources fix is enforced, the [I] reviewer confirmation is the pack's.
+Result<void> read_document_procedures(const Reader& in, const toml::table& root, RulePack& pack) {
+  auto section = in.table(root, "document_procedures", "", false);
+  if (!section) return std::unexpected(section.error());
+  if (*section != nullptr) {
+    for (const auto& [doc_name, node] : **section) {
+      const std::string path = join_path("document_procedures", doc_name.str());
+      const auto document = parse_enum<DocumentType>(doc_name.str());
+      if (!document) {
+        return std::unexpected(
+            Error{"RULEPACK_UNKNOWN_KEY",
+                  in.where(node, path) + " is not a document type; use one of " + names_of<DocumentType>()});
+      }
+      const toml::table* table = node.as_table();
+      if (table == nullptr) return std::unexpected(in.bad(node, path, "must be a table"));
+      if (auto ok = in.only_keys(*table, path, {"methods", "images", "reviewer_confirmation"}); !ok) {
+        return std::unexpected(ok.error());
+      }
+      DocumentProcedure procedure;
+      auto methods = in.enum_names<VerificationMethod>(*table, "methods", path, true, "verification method");
+      if (!methods) return std::unexpected(methods.error());
+      if (methods->empty()) {
+        return std::unexpected(in.bad(*table->get("methods"), join_path(path, "methods"), "must not be empty"));
+      }
+      procedure.methods = std::move(*methods);
+      auto images = in.enum_names<DocumentSide>(*table, "images", path, true, "document side");
+      if (!images) return std::unexpected(images.error());
+      procedure.images = std::move(*images);
+      // Required rather than defaulted: whether a second person confirms is compliance's decision.
+      if (table->get("reviewer_confirmation") == nullptr) {
+        return std::unexpected(in.missing(*table, join_path(path, "reviewer_confirmation")));
+      }
+      auto reviewer = in.boolean(*table, "reviewer_confirmation", path, true);
+      if (!reviewer) return std::unexpected(reviewer.error());
+      procedure.reviewer_confirmation = *reviewer;
+
+      const auto has = [](const auto& list, auto value) {
+        return std::find(list.begin(), list.end(), value) != list.end();
+      };
+      const bool both_sides = has(procedure.images, DocumentSide::front) && has(procedure.images, DocumentSide::back);
+      if (has(procedure.methods, VerificationMethod::document_image) && procedure.methods.size() == 1 && !both_sides) {
+        return std::unexpected(in.bad(*table, join_path(path, "images"),
+                                      "must list \"front\" and \"back\": a document checked only from its images "
+                                      "needs both sides"));
+      }
+      if (*document == DocumentType::prc_id && has(procedure.methods, VerificationMethod::document_image)) {
+        return std::unexpected(Error{"RULEPACK_CONTRADICTS_REQUIREMENTS",
+                                     in.where(*table, join_path(path, "methods")) +
+                                         " allows document-image for the PRC ID card, which REQ-05 says is "
+                                         "checked by the card reader or NCIIS only"});
+      }
+      if (*document != DocumentType::prc_id && !both_sides) {
+        return std::unexpected(Error{"RULEPACK_CONTRADICTS_REQUIREMENTS",
+                                     in.where(*table, join_path(path, "images")) +
+                                         " must list \"front\" and \"back\": REQ-08 has both sides of this "
+                                         "document imaged"});
+      }
+      pack.document_procedures[index_of(*document)] = std::move(procedure);
+    }
+  }
+  for (const auto& [ch, ch_name] : EnumNames<Channel>::values) {
+    const ChannelRules& rules = pack.channels[index_of(ch)];
+    if (!rules.filed) continue;
+    for (const DocumentType document : rules.documents) {
+      if (pack.procedure(document) != nullptr) continue;
+      const toml::table& at = *section != nullptr ? **section : root;
+      return std::unexpected(
+          Error{"RULEPACK_MISSING_KEY", in.where(at, "document_procedures." + std::string(to_string(document))) +
+                                            " is required because documents." + std::string(ch_name) +
+                                            " accepts it: give its verification procedure (REQ-08)"});
+    }
+  }
+  return {};
+}
+
 Result<StepInsertion> read_insertion(const Reader& in, const toml::table& table, std::string_view path) {
   StepInsertion insertion;
   auto steps = in.enum_names<StepId>(table, "extra_steps", path, false, "step");
@@ -547,7 +623,7 @@ Result<RulePack> parse_document(const Reader& in, const toml::table& root) {
   pack.source_name = in.source();
   if (auto ok = in.only_keys(root, "",
                              {"format_version", "pack_version", "filing", "not_supported", "matrix", "steps",
-                              "documents", "operations", "investor_steps", "settings"});
+                              "documents", "document_procedures", "operations", "investor_steps", "settings"});
       !ok) {
     return std::unexpected(ok.error());
   }
@@ -567,7 +643,8 @@ Result<RulePack> parse_document(const Reader& in, const toml::table& root) {
     if (auto ok = step(in, root, pack); !ok) return std::unexpected(ok.error());
   }
   if (auto ok = check_no_undefined_pair(in, root, pack); !ok) return std::unexpected(ok.error());
-  for (auto step : {read_matrix, read_channel_lists, read_operations, read_investor_steps, read_settings}) {
+  for (auto step : {read_matrix, read_channel_lists, read_document_procedures, read_operations, read_investor_steps,
+                    read_settings}) {
     if (auto ok = step(in, root, pack); !ok) return std::unexpected(ok.error());
   }
   if (auto ok = check_insertions(in, root, pack); !ok) return std::unexpected(ok.error());
@@ -575,6 +652,14 @@ Result<RulePack> parse_document(const Reader& in, const toml::table& root) {
 }
 
 }  // namespace
+
+AcceptedDocuments RulePack::accepted_documents(Channel ch) const {
+  AcceptedDocuments accepted;
+  for (const DocumentType document : channel(ch).documents) {
+    if (const DocumentProcedure* found = procedure(document)) accepted.emplace(document, *found);
+  }
+  return accepted;
+}
 
 std::string_view to_string(SignatureStatus status) {
   switch (status) {

@@ -16,6 +16,7 @@
 #include "kiosk/core/domain.hpp"
 #include "kiosk/core/error.hpp"
 #include "kiosk/core/operation.hpp"
+#include "kiosk/core/policy/document_procedure.hpp"
 
 namespace kiosk::policy {
 
@@ -61,18 +62,20 @@ inline constexpr std::size_t kChannelCount = 3;
 inline constexpr std::size_t kInvestorCount = 2;
 inline constexpr std::size_t kMediumCount = 2;
 inline constexpr std::size_t kOperationCount = 6;
+inline constexpr std::size_t kDocumentCount = EnumNames<DocumentType>::values.size();
 
 constexpr std::size_t index_of(Channel value) { return static_cast<std::size_t>(value); }
 constexpr std::size_t index_of(InvestorType value) { return static_cast<std::size_t>(value); }
 constexpr std::size_t index_of(Medium value) { return static_cast<std::size_t>(value); }
 constexpr std::size_t index_of(Operation value) { return static_cast<std::size_t>(value); }
+constexpr std::size_t index_of(DocumentType value) { return static_cast<std::size_t>(value); }
 
 struct ChannelRules {
   bool filed = false;
   std::array<bool, kOperationCount> operation_filed{};
   std::array<std::string, kOperationCount> not_supported_reason{};  // REQ-30: why an operation is not offered
   std::vector<StepId> steps;                                        // M2, in order
-  std::vector<DocumentType> documents;                              // REQ-08
+  std::vector<DocumentType> documents;                              // REQ-08; each has a procedure
 };
 
 struct RulePack {
@@ -88,6 +91,8 @@ struct RulePack {
       matrix;
   std::array<OperationRule, kOperationCount> operations;
   std::array<StepInsertion, kInvestorCount> investor_steps;
+  // REQ-08: one verification procedure per document type; every document a filed channel accepts has one.
+  std::array<std::optional<DocumentProcedure>, kDocumentCount> document_procedures;
   PackSettings settings;
 
   [[nodiscard]] const ChannelRules& channel(Channel value) const { return channels[index_of(value)]; }
@@ -95,6 +100,13 @@ struct RulePack {
     return matrix[index_of(ch)][index_of(investor)][index_of(medium)][index_of(op)];
   }
   [[nodiscard]] const OperationRule& operation(Operation op) const { return operations[index_of(op)]; }
+  // The document's procedure, or nullptr when the pack defines none (then no channel accepts it).
+  [[nodiscard]] const DocumentProcedure* procedure(DocumentType document) const {
+    const auto& entry = document_procedures[index_of(document)];
+    return entry ? &*entry : nullptr;
+  }
+  // The documents `ch` accepts, each with its procedure: what a transaction copies when it opens.
+  [[nodiscard]] AcceptedDocuments accepted_documents(Channel ch) const;
 };
 
 enum class SignatureStatus { verified, unsigned_pack, not_checked };

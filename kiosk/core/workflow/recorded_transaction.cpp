@@ -42,15 +42,23 @@ void RecordedTransaction::set_verified_investor(std::string id_number, std::vect
   parties_.investor_marketer_staff_ids = std::move(marketer_staff_ids);
 }
 
+void RecordedTransaction::refresh_assigned_roles() {
+  parties_.assigned.clear();
+  for (const auto& record : transaction_.steps()) {
+    if (record.actor.kind == ActorKind::staff && record.actor.role) {
+      parties_.assigned.emplace_back(*record.actor.role, record.actor.staff_id);
+    }
+  }
+  // The reviewer who confirmed the identity document holds the reviewer role here (REQ-08).
+  if (const auto document_reviewer = transaction_.document_reviewer_id()) {
+    parties_.assigned.emplace_back(StaffRole::reviewer, *document_reviewer);
+  }
+}
+
 Result<void> RecordedTransaction::start_step(StepId step, Actor actor, TimePoint now) {
   if (actor.kind == ActorKind::staff && actor.role) {
     // The roles already held in this transaction, for the conflict checks.
-    parties_.assigned.clear();
-    for (const auto& record : transaction_.steps()) {
-      if (record.actor.kind == ActorKind::staff && record.actor.role) {
-        parties_.assigned.emplace_back(*record.actor.role, record.actor.staff_id);
-      }
-    }
+    refresh_assigned_roles();
     if (auto eligible = registry::check_assignment(*staff_, actor.staff_id, *actor.role, parties_, now); !eligible) {
       log::warn("staff_assignment_refused", {{"tx", std::to_string(journal_id_)},
                                              {"step", std::string(to_string(step))},
@@ -71,6 +79,20 @@ Result<void> RecordedTransaction::complete_step(StepId step, std::span<const jou
   }
   auto completion = transaction_.check_completion(step, proposed);
   if (!completion) return std::unexpected(completion.error());
+  // REQ-08: the document reviewer named in `idv` is checked like any staff member taking a step:
+  // a known, eligible reviewer with no conflicting role in this transaction.
+  if (const auto reviewer = details.find("document_reviewer_id");
+      step == StepId::idv && reviewer != details.end() && !reviewer->second.empty()) {
+    refresh_assigned_roles();
+    if (auto eligible = registry::check_assignment(*staff_, reviewer->second, StaffRole::reviewer, parties_, now);
+        !eligible) {
+      log::warn("staff_assignment_refused", {{"tx", std::to_string(journal_id_)},
+                                             {"step", std::string(to_string(step))},
+                                             {"staff", reviewer->second},
+                                             {"code", eligible.error().code}});
+      return eligible;
+    }
+  }
 
   const StepRecord& running = transaction_.steps().back();
   const journal::StepRecord record{.step = step,

@@ -31,7 +31,8 @@ class RecordedTransaction {
   // For a staff actor, check_assignment() runs first; its refusal code is returned as is.
   Result<void> start_step(StepId step, Actor actor, TimePoint now);
   // Checks the step with the workflow, commits it with its evidence to the journal, then
-  // completes it in memory; closes the journal's transaction when the workflow closes.
+  // completes it in memory; closes the journal's transaction when the workflow closes. For `idv`,
+  // a `document_reviewer_id` detail is checked against the registry as a reviewer first (REQ-08).
   Result<void> complete_step(StepId step, std::span<const journal::EvidenceInput> evidence,
                              std::map<std::string, std::string> details, TimePoint now);
   Result<void> abort(std::string reason_code, TimePoint now);
@@ -45,6 +46,9 @@ class RecordedTransaction {
       : journal_(&journal), staff_(&staff), transaction_(std::move(transaction)), journal_id_(id) {
     parties_.two_staff_mode = two_staff_mode;
   }
+
+  // The staff roles held so far, the document reviewer included, for the registry's conflict checks.
+  void refresh_assigned_roles();
 
   journal::Journal* journal_;
   const registry::StaffRegistry* staff_;

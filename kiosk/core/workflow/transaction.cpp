@@ -64,6 +64,150 @@ std::unexpected<Error> evidence_missing(StepId step, const std::string& what) {
   return fail("EVIDENCE_MISSING", "step '" + name(step) + "' needs " + what);
 }
 
+template <NamedEnum E>
+std::string names_of(const std::vector<E>& values) {
+  std::string out;
+  for (const E value : values) out += (out.empty() ? "" : ", ") + std::string(kiosk::to_string(value));
+  return out.empty() ? std::string("none") : out;
+}
+
+template <NamedEnum E>
+std::string all_names() {
+  std::string out;
+  for (const auto& [value, text] : EnumNames<E>::values) out += (out.empty() ? "" : ", ") + std::string(text);
+  return out;
+}
+
+bool is_sha256_hex(std::string_view text) {
+  return text.size() == 64 && std::all_of(text.begin(), text.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+         });
+}
+
+// Checks that every named detail is present and not empty.
+Result<void> require_details(const StepResult& result, std::initializer_list<std::string_view> keys) {
+  for (const std::string_view key : keys) {
+    if (detail(result, std::string(key)).empty()) {
+      return evidence_missing(StepId::idv, "detail '" + std::string(key) + "'");
+    }
+  }
+  return {};
+}
+
+Result<void> require_sha256(const StepResult& result, const std::string& key) {
+  if (!is_sha256_hex(detail(result, key))) {
+    return evidence_missing(StepId::idv, "detail '" + key + "' (a SHA-256 as 64 hex digits)");
+  }
+  return {};
+}
+
+// The evidence the method itself leaves (REQ-05, REQ-09): a chip read records the reader, the time
+// and hashes of the chip data and photo; an NCIIS query its request id, time, result and photo hash.
+Result<void> check_method_evidence(policy::VerificationMethod method, const StepResult& result) {
+  using policy::VerificationMethod;
+  switch (method) {
+    case VerificationMethod::chip_read:
+      if (!has_evidence_kind(result, {"id_chip_read"})) {
+        return evidence_missing(StepId::idv,
+                                "evidence 'id_chip_read' for a chip read (typed data is not verification, REQ-05)");
+      }
+      if (auto ok = require_details(result, {"reader_id", "read_at"}); !ok) return ok;
+      if (auto ok = require_sha256(result, "chip_data_sha256"); !ok) return ok;
+      return require_sha256(result, "chip_photo_sha256");
+    case VerificationMethod::nciis: {
+      if (!has_evidence_kind(result, {"nciis_result"})) {
+        return evidence_missing(StepId::idv,
+                                "evidence 'nciis_result' for an NCIIS check (typed data is not verification, REQ-05)");
+      }
+      if (auto ok = require_details(result, {"nciis_request_id", "nciis_checked_at", "nciis_result"}); !ok) return ok;
+      // The photo comes back only on a match; the key is still recorded, empty, otherwise.
+      const auto photo = result.details.find("nciis_photo_sha256");
+      if (photo == result.details.end()) return evidence_missing(StepId::idv, "detail 'nciis_photo_sha256'");
+      if (detail(result, "nciis_result") == "MATCH" || !photo->second.empty()) {
+        return require_sha256(result, "nciis_photo_sha256");
+      }
+      return {};
+    }
+    case VerificationMethod::document_image:
+      // Checked from its images alone, so both sides whatever a procedure says.
+      for (const char* kind : {"document_image_front", "document_image_back"}) {
+        if (!has_evidence_kind(result, {kind})) {
+          return evidence_missing(StepId::idv, "evidence '" + std::string(kind) + "' for a document-image check");
+        }
+      }
+      return {};
+  }
+  return {};
+}
+
+// REQ-05, REQ-06, REQ-07, REQ-08: what `idv` needs, in the order the kiosk learns it: which
+// document, by which method, what that method left, what the read itself says, then the images and
+// the second person the document's procedure asks for.
+Result<Transaction::Completion> check_idv(const TransactionSpec& spec, const StepResult& result,
+                                          const std::vector<std::string>& staff_ids) {
+  using Completion = Transaction::Completion;
+  const StepId step = StepId::idv;
+  const std::string document_name = detail(result, "document_type");
+  const auto document = parse_enum<DocumentType>(document_name);
+  if (!document) {
+    return evidence_missing(step,
+                            "detail 'document_type' naming the document read (" + all_names<DocumentType>() + ")");
+  }
+  const auto accepted = spec.accepted_documents.find(*document);
+  if (accepted == spec.accepted_documents.end()) return Completion{StepOutcome::refused, "DOCUMENT_NOT_ACCEPTED"};
+  const policy::DocumentProcedure& procedure = accepted->second;
+
+  const std::string method_name = detail(result, "verification_method");
+  if (method_name.empty()) {
+    return evidence_missing(
+        step, "detail 'verification_method' (for " + document_name + ": " + names_of(procedure.methods) + ")");
+  }
+  const auto method = parse_enum<policy::VerificationMethod>(method_name);
+  if (!method || std::find(procedure.methods.begin(), procedure.methods.end(), *method) == procedure.methods.end()) {
+    return fail("VERIFICATION_METHOD_NOT_ALLOWED", "step 'idv': '" + method_name.substr(0, 40) +
+                                                       "' is not a verification method of the " + document_name +
+                                                       " procedure; it allows " + names_of(procedure.methods));
+  }
+  if (auto ok = check_method_evidence(*method, result); !ok) return std::unexpected(ok.error());
+
+  // What the read says ends the business before anyone reviews it.
+  if (detail(result, "document_suspect") == "true") return Completion{StepOutcome::refused, "ID_DOCUMENT_SUSPECT"};
+  if (detail(result, "document_expired") == "true") return Completion{StepOutcome::refused, "DOCUMENT_EXPIRED"};
+  const std::string nciis = detail(result, "nciis_result");
+  if (!nciis.empty() && nciis != "MATCH") {
+    if (nciis == "MISMATCH" || nciis == "NOT_FOUND") return Completion{StepOutcome::refused, "NCIIS_" + nciis};
+    if (nciis != "ERROR") return evidence_missing(step, "an NCIIS result of MATCH, MISMATCH, NOT_FOUND or ERROR");
+    return Completion{StepOutcome::retry, {}};  // REQ-06: retry or switch to the card reader, never a bypass
+  }
+
+  for (const policy::DocumentSide side : procedure.images) {
+    const std::string kind = "document_image_" + std::string(kiosk::to_string(side));
+    if (!has_evidence_kind(result, {kind})) {
+      return evidence_missing(step, "evidence '" + kind + "': the " + document_name + " procedure images that side");
+    }
+  }
+
+  // A review given when none is required is still honoured: a rejection is never ignored.
+  const std::string reviewer = detail(result, "document_reviewer_id");
+  const std::string review = detail(result, "document_review");
+  if (procedure.reviewer_confirmation || !reviewer.empty() || !review.empty()) {
+    if (reviewer.empty()) {
+      return evidence_missing(step, "detail 'document_reviewer_id': the " + document_name +
+                                        " procedure needs a reviewer's confirmation (REQ-08)");
+    }
+    if (review != "confirmed" && review != "rejected") {
+      return evidence_missing(step, "detail 'document_review' confirmed or rejected");
+    }
+    if (std::find(staff_ids.begin(), staff_ids.end(), reviewer) != staff_ids.end()) {
+      return fail("REVIEWER_IS_OPERATOR",
+                  "the document reviewer took part in this transaction already; the confirmation needs a "
+                  "different person (REQ-08)");
+    }
+    if (review == "rejected") return Completion{StepOutcome::refused, "DOCUMENT_REVIEW_REJECTED"};
+  }
+  return Completion{StepOutcome::done, {}};
+}
+
 }  // namespace
 
 bool step_uses_camera(StepId step) {
@@ -103,6 +247,15 @@ Result<Transaction> Transaction::open(TransactionSpec spec, TimePoint now) {
   if (spec.rule_pack_version.empty()) {
     return fail("WORKFLOW_INVALID", "a transaction must name the rule-pack version it runs under (REQ-02)");
   }
+  if (seen.contains(StepId::idv)) {
+    const bool verifiable = std::any_of(spec.accepted_documents.begin(), spec.accepted_documents.end(),
+                                        [](const auto& entry) { return !entry.second.methods.empty(); });
+    if (!verifiable) {
+      return fail("WORKFLOW_INVALID",
+                  "'idv' needs the channel's accepted documents and their verification procedures from the rule "
+                  "pack (REQ-08)");
+    }
+  }
   return Transaction(std::move(spec), now);
 }
 
@@ -120,6 +273,15 @@ std::optional<StepId> Transaction::next_step() const {
   if (state_ != TxState::open) return std::nullopt;
   for (const StepId step : spec_.mandatory_steps) {
     if (!is_done(step)) return step;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> Transaction::document_reviewer_id() const {
+  for (const auto& record : records_) {
+    if (record.step != StepId::idv || record.outcome != StepOutcome::done) continue;
+    const auto it = record.details.find("document_reviewer_id");
+    if (it != record.details.end() && !it->second.empty()) return it->second;
   }
   return std::nullopt;
 }
@@ -153,6 +315,13 @@ Result<void> Transaction::start_step(StepId step, Actor actor, TimePoint now) {
     return fail("STEP_OUT_OF_ORDER", "step '" + name(step) + "' cannot start before '" + name(next) + "' is done");
   }
   if (auto allowed = check_actor(step, spec_.channel, actor); !allowed) return allowed;
+  // REQ-08: whoever confirmed the identity document is a reviewer here and takes no other role.
+  if (const auto document_reviewer = document_reviewer_id(); document_reviewer && actor.kind == ActorKind::staff &&
+                                                             actor.role && actor.staff_id == *document_reviewer &&
+                                                             *actor.role != StaffRole::reviewer) {
+    return fail("REVIEWER_IS_OPERATOR", "the person who confirmed the identity document cannot also act as " +
+                                            std::string(kiosk::to_string(*actor.role)) + " (REQ-08)");
+  }
   if (step == StepId::review) {
     // REQ-27, REQ-16(c): the reviewer is a different person from everyone who acted before.
     const auto ids = operator_ids();
@@ -182,7 +351,6 @@ Result<Transaction::Completion> Transaction::check_completion(StepId step, const
 
   // What each step must bring, and which answers end the transaction.
   std::string refusal;
-  bool retry = false;
   switch (step) {
     case StepId::consent: {
       const std::string decision = detail(result, "decision");
@@ -200,24 +368,7 @@ Result<Transaction::Completion> Transaction::check_completion(StepId step, const
       if (decision == "declined") refusal = "TERMS_DECLINED";
       break;
     }
-    case StepId::idv: {
-      // REQ-05: a chip read or an NCIIS answer; typed-in data never verifies anyone.
-      if (!has_evidence_kind(result, {"id_chip_read", "nciis_result"})) {
-        return evidence_missing(step, "a chip read or an NCIIS answer (typed data is not verification, REQ-05)");
-      }
-      const std::string nciis = detail(result, "nciis_result");
-      if (!nciis.empty() && nciis != "MATCH") {
-        if (nciis == "ERROR") {
-          retry = true;  // REQ-06: retry or switch to the card reader, never a bypass
-        } else if (nciis == "MISMATCH" || nciis == "NOT_FOUND") {
-          refusal = "NCIIS_" + nciis;
-        } else {
-          return evidence_missing(step, "an NCIIS result of MATCH, MISMATCH, NOT_FOUND or ERROR");
-        }
-      }
-      if (detail(result, "document_expired") == "true") refusal = "DOCUMENT_EXPIRED";  // REQ-07
-      break;
-    }
+    case StepId::idv: return check_idv(spec_, result, operator_ids());
     case StepId::identity_check:
       // REQ-07: a person confirms the live face matches the photo; a score alone is not enough.
       if (detail(result, "face_match_confirmed") != "true" && detail(result, "face_match_confirmed") != "false") {
@@ -244,7 +395,7 @@ Result<Transaction::Completion> Transaction::check_completion(StepId step, const
   }
 
   if (!refusal.empty()) return Completion{StepOutcome::refused, refusal};
-  return Completion{retry ? StepOutcome::retry : StepOutcome::done, {}};
+  return Completion{StepOutcome::done, {}};
 }
 
 Result<void> Transaction::complete_step(StepId step, StepResult result, TimePoint now) {

@@ -15,6 +15,7 @@
 #include "kiosk/core/domain.hpp"
 #include "kiosk/core/error.hpp"
 #include "kiosk/core/operation.hpp"
+#include "kiosk/core/policy/document_procedure.hpp"
 
 namespace kiosk::workflow {
 
@@ -56,6 +57,9 @@ struct TransactionSpec {
   Medium medium = Medium::hard;
   std::string rule_pack_version;        // REQ-02: every transaction names the pack it ran under
   std::vector<StepId> mandatory_steps;  // from policy evaluation, in order; must end with `issue`
+  // From policy evaluation (PolicyDecision::accepted_documents), copied at open time like the
+  // steps: the documents this channel accepts and how each is verified (REQ-05, REQ-08).
+  policy::AcceptedDocuments accepted_documents;
 };
 
 // What completing a step supplies.
@@ -67,7 +71,8 @@ struct StepResult {
 class Transaction {
  public:
   // WORKFLOW_INVALID when the step list is empty, repeats a step, lacks `issue` at the end, or
-  // puts a camera step before `consent` (REQ-46) or `issue` before `review` (REQ-27).
+  // puts a camera step before `consent` (REQ-46) or `issue` before `review` (REQ-27), or when it
+  // has `idv` but no accepted document with a verification method (nothing could pass it).
   static Result<Transaction> open(TransactionSpec spec, TimePoint now);
 
   // Starts the next step. Errors: TRANSACTION_CLOSED, STEP_NOT_IN_WORKFLOW, STEP_ALREADY_DONE,
@@ -78,7 +83,11 @@ class Transaction {
   // Completes the running step. EVIDENCE_MISSING names what the step needs (for example a chip
   // read or NCIIS answer for `idv`, the terms version hash for `terms`). A step whose answer is a
   // refusal (consent refused, NCIIS mismatch, review failed) completes and refuses the transaction
-  // with its code, keeping the evidence (REQ-06, REQ-46).
+  // with its code, keeping the evidence (REQ-06, REQ-46). `idv` (REQ-05, REQ-07, REQ-08) also
+  // returns VERIFICATION_METHOD_NOT_ALLOWED (a method the document's procedure does not list) and
+  // REVIEWER_IS_OPERATOR (the document reviewer already acted in another role); its refusals are
+  // DOCUMENT_NOT_ACCEPTED, ID_DOCUMENT_SUSPECT, DOCUMENT_EXPIRED, NCIIS_MISMATCH, NCIIS_NOT_FOUND
+  // and DOCUMENT_REVIEW_REJECTED. The README lists the details each method needs.
   Result<void> complete_step(StepId step, StepResult result, TimePoint now);
 
   // What complete_step would decide, without changing anything: the step's outcome and, for a
@@ -104,6 +113,8 @@ class Transaction {
   [[nodiscard]] bool cameras_allowed() const;
   [[nodiscard]] TimePoint opened_at() const { return opened_at_; }
   [[nodiscard]] std::optional<TimePoint> closed_at() const { return closed_at_; }
+  // The staff id of the person who confirmed the identity document in a done `idv` step (REQ-08).
+  [[nodiscard]] std::optional<std::string> document_reviewer_id() const;
 
  private:
   Transaction(TransactionSpec spec, TimePoint now) : spec_(std::move(spec)), opened_at_(now) {}

@@ -61,17 +61,27 @@ TEST(PolicyCommand, CheckAllowedPrintsTheStepsAndExitsZero) {
   const CommandRun run = policy({"check", "--operation", "apply", "--channel", "witness", "--investor", "natural",
                                  "--medium", "hard", "--rule-pack", KIOSK_TEST_DEFAULT_RULE_PACK, "--json"});
   EXPECT_EQ(run.code, 0) << run.err;
-  EXPECT_EQ(run.out,
-            "{\"allowed\":true,\"code\":null,\"mandatory_steps\":[\"consent\",\"terms\",\"idv\",\"witness_intro\","
-            "\"identity_check\",\"form_capture\",\"witness_signing\",\"staff_countersign\",\"willingness\",\"review\","
-            "\"issue\"]}\n");
+  EXPECT_EQ(
+      run.out,
+      "{\"allowed\":true,\"code\":null,\"mandatory_steps\":[\"consent\",\"terms\",\"idv\",\"witness_intro\","
+      "\"identity_check\",\"form_capture\",\"witness_signing\",\"staff_countersign\",\"willingness\",\"review\","
+      "\"issue\"],\"documents\":{"
+      "\"prc-id\":{\"methods\":[\"chip-read\",\"nciis\"],\"images\":[],\"reviewer_confirmation\":false},"
+      "\"hkmo-permit\":{\"methods\":[\"document-image\"],\"images\":[\"front\",\"back\"],"
+      "\"reviewer_confirmation\":true},"
+      "\"tw-permit\":{\"methods\":[\"document-image\"],\"images\":[\"front\",\"back\"],"
+      "\"reviewer_confirmation\":true},"
+      "\"foreign-pr\":{\"methods\":[\"chip-read\"],\"images\":[\"front\",\"back\"],\"reviewer_confirmation\":true},"
+      "\"hkmotw-residence\":{\"methods\":[\"chip-read\"],\"images\":[\"front\",\"back\"],"
+      "\"reviewer_confirmation\":true}}}\n");
 }
 
 TEST(PolicyCommand, CheckRefusedPrintsTheCodeAndExitsThree) {
   const CommandRun run = policy({"check", "--operation", "apply", "--channel", "other", "--investor", "natural",
                                  "--medium", "hard", "--rule-pack", KIOSK_TEST_DEFAULT_RULE_PACK, "--json"});
   EXPECT_EQ(run.code, 3);
-  EXPECT_EQ(run.out, "{\"allowed\":false,\"code\":\"CHANNEL_MEDIUM_NOT_ALLOWED\",\"mandatory_steps\":[]}\n");
+  EXPECT_EQ(run.out,
+            "{\"allowed\":false,\"code\":\"CHANNEL_MEDIUM_NOT_ALLOWED\",\"mandatory_steps\":[],\"documents\":{}}\n");
 }
 
 TEST(PolicyCommand, CheckRefusesADocumentTypeREQ08) {
@@ -79,7 +89,30 @@ TEST(PolicyCommand, CheckRefusesADocumentTypeREQ08) {
       policy({"check", "--operation", "apply", "--channel", "other", "--investor", "natural", "--medium", "soft",
               "--doc-type", "tw-permit", "--rule-pack", KIOSK_TEST_DEFAULT_RULE_PACK, "--json"});
   EXPECT_EQ(run.code, 3);
-  EXPECT_EQ(run.out, "{\"allowed\":false,\"code\":\"DOCUMENT_TYPE_NOT_ALLOWED\",\"mandatory_steps\":[]}\n");
+  EXPECT_EQ(run.out,
+            "{\"allowed\":false,\"code\":\"DOCUMENT_TYPE_NOT_ALLOWED\",\"mandatory_steps\":[],\"documents\":{}}\n");
+}
+
+// REQ-08: with a document named, check shows that document's verification procedure only.
+TEST(PolicyCommand, CheckShowsTheDocumentsProcedureREQ08) {
+  const CommandRun run =
+      policy({"check", "--operation", "apply", "--channel", "counter", "--investor", "natural", "--medium", "hard",
+              "--doc-type", "tw-permit", "--rule-pack", KIOSK_TEST_DEFAULT_RULE_PACK});
+  EXPECT_EQ(run.code, 0) << run.err;
+  const std::string expected =
+      "identity document procedure:\n"
+      "  tw-permit: document-image; images: front, back; reviewer confirms: yes\n";
+  ASSERT_GE(run.out.size(), expected.size()) << run.out;
+  EXPECT_EQ(run.out.substr(run.out.size() - expected.size()), expected) << run.out;
+
+  const CommandRun remote = policy({"check", "--operation", "apply", "--channel", "other", "--investor", "natural",
+                                    "--medium", "soft", "--rule-pack", KIOSK_TEST_DEFAULT_RULE_PACK});
+  EXPECT_EQ(remote.code, 0) << remote.err;
+  const std::string remote_documents =
+      "identity documents accepted, and how each is verified:\n"
+      "  prc-id: chip-read or nciis; images: none; reviewer confirms: no\n";
+  ASSERT_GE(remote.out.size(), remote_documents.size()) << remote.out;
+  EXPECT_EQ(remote.out.substr(remote.out.size() - remote_documents.size()), remote_documents) << remote.out;
 }
 
 TEST(PolicyCommand, CheckInTextExplainsTheRefusal) {

@@ -220,6 +220,26 @@ TEST(PolicyReq08, TaiwanPermitIsRefusedRemotelyButAcceptedAtTheCounter) {
                   .allowed);
 }
 
+// REQ-08: an allowed decision carries the channel's documents and their procedures for the
+// transaction to copy; the remote one holds the PRC ID alone, a refusal holds none.
+TEST(PolicyReq08, DecisionCarriesTheChannelsDocumentProcedures) {
+  const RulePack pack = default_pack();
+  const auto remote =
+      evaluate(pack, PolicyQuery{Operation::apply, Channel::other, InvestorType::natural, Medium::soft, {}});
+  ASSERT_TRUE(remote.allowed);
+  ASSERT_EQ(remote.accepted_documents.size(), 1U);
+  EXPECT_EQ(remote.accepted_documents.begin()->first, DocumentType::prc_id);
+  const auto counter =
+      evaluate(pack, PolicyQuery{Operation::apply, Channel::counter, InvestorType::natural, Medium::hard, {}});
+  ASSERT_EQ(counter.accepted_documents.size(), 5U);
+  const DocumentProcedure& permit = counter.accepted_documents.at(DocumentType::tw_permit);
+  EXPECT_EQ(permit.methods, std::vector<VerificationMethod>{VerificationMethod::document_image});
+  EXPECT_EQ(permit.images, (std::vector<DocumentSide>{DocumentSide::front, DocumentSide::back}));
+  EXPECT_TRUE(permit.reviewer_confirmation);
+  EXPECT_TRUE(evaluate(pack, PolicyQuery{Operation::apply, Channel::other, InvestorType::natural, Medium::hard, {}})
+                  .accepted_documents.empty());
+}
+
 // REQ-23: the pack cannot allow issuing hard certificates or serving institutions remotely, and
 // evaluate() refuses it even for a pack altered in memory after loading.
 TEST(PolicyReq23, PackThatAllowsRemoteHardIssuingIsRefusedAtLoading) {

@@ -153,6 +153,118 @@ TEST(RulePackLoader, ExtraStepAnchoredOnAMissingStepIsRefused) {
   EXPECT_NE(error.message.find("operations.revoke.extra_steps_before"), std::string::npos) << error.message;
 }
 
+// REQ-08: the default pack's procedures, transcribed by hand: the PRC ID by reader or NCIIS; the
+// other documents imaged on both sides and confirmed by a reviewer.
+TEST(RulePackLoader, DefaultPackHasAProcedureForEveryDocumentREQ08) {
+  const RulePack pack = testing::default_pack();
+  using enum VerificationMethod;
+  const std::vector<DocumentSide> both{DocumentSide::front, DocumentSide::back};
+  ASSERT_NE(pack.procedure(DocumentType::prc_id), nullptr);
+  EXPECT_EQ(*pack.procedure(DocumentType::prc_id), (DocumentProcedure{{chip_read, nciis}, {}, false}));
+  for (const DocumentType doc : {DocumentType::hkmotw_residence, DocumentType::foreign_pr}) {
+    ASSERT_NE(pack.procedure(doc), nullptr) << to_string(doc);
+    EXPECT_EQ(*pack.procedure(doc), (DocumentProcedure{{chip_read}, both, true})) << to_string(doc);
+  }
+  for (const DocumentType doc : {DocumentType::hkmo_permit, DocumentType::tw_permit}) {
+    ASSERT_NE(pack.procedure(doc), nullptr) << to_string(doc);
+    EXPECT_EQ(*pack.procedure(doc), (DocumentProcedure{{document_image}, both, true})) << to_string(doc);
+  }
+  // The other-methods channel accepts the PRC ID only, by default (REQ-08 [I]).
+  const AcceptedDocuments remote = pack.accepted_documents(Channel::other);
+  ASSERT_EQ(remote.size(), 1U);
+  EXPECT_TRUE(remote.contains(DocumentType::prc_id));
+  EXPECT_EQ(pack.accepted_documents(Channel::counter).size(), 5U);
+  EXPECT_EQ(pack.accepted_documents(Channel::witness).at(DocumentType::tw_permit).methods,
+            std::vector<VerificationMethod>{document_image});
+}
+
+const std::string kTwPermitProcedure =
+    "[document_procedures.tw-permit]\n"
+    "# 台湾居民来往大陆通行证: no chip the SAM reads, so checked from its images. REQ-08: reviewer [I].\n"
+    "methods = [\"document-image\"]\n"
+    "images = [\"front\", \"back\"]\n"
+    "reviewer_confirmation = true\n";
+
+TEST(RulePackLoader, AcceptedDocumentWithoutProcedureNamesItREQ08) {
+  const std::string text = replace_once(default_pack_text(), kTwPermitProcedure, "");
+  const Error error = parse_error(text);
+  EXPECT_EQ(error.code, "RULEPACK_MISSING_KEY");
+  EXPECT_NE(error.message.find("document_procedures.tw-permit"), std::string::npos) << error.message;
+  EXPECT_NE(error.message.find("documents.counter"), std::string::npos) << error.message;
+}
+
+TEST(RulePackLoader, UnknownVerificationMethodIsRefused) {
+  const std::string text = replace_once(default_pack_text(), kTwPermitProcedure,
+                                        replace_once(kTwPermitProcedure, "\"document-image\"", "\"eyeball\""));
+  const Error error = parse_error(text);
+  EXPECT_EQ(error.code, "RULEPACK_BAD_VALUE");
+  EXPECT_NE(error.message.find("key 'document_procedures.tw-permit.methods'"), std::string::npos) << error.message;
+  EXPECT_NE(error.message.find("chip-read, nciis, document-image"), std::string::npos) << error.message;
+}
+
+TEST(RulePackLoader, UnknownDocumentTypeOrProcedureKeyIsRefused) {
+  EXPECT_EQ(parse_error(
+                replace_once(default_pack_text(), "[document_procedures.tw-permit]", "[document_procedures.tw-permt]"))
+                .code,
+            "RULEPACK_UNKNOWN_KEY");
+  EXPECT_EQ(parse_error(replace_once(default_pack_text(), kTwPermitProcedure,
+                                     replace_once(kTwPermitProcedure, "reviewer_confirmation", "reviewer_confirmed")))
+                .code,
+            "RULEPACK_UNKNOWN_KEY");
+}
+
+TEST(RulePackLoader, ProcedureKeysAreRequired) {
+  for (const std::string key : {"methods", "images", "reviewer_confirmation"}) {
+    const std::string line = kTwPermitProcedure.substr(kTwPermitProcedure.find(key + " = "));
+    const std::string without = replace_once(kTwPermitProcedure, line.substr(0, line.find('\n') + 1), "");
+    const Error error = parse_error(replace_once(default_pack_text(), kTwPermitProcedure, without));
+    EXPECT_EQ(error.code, "RULEPACK_MISSING_KEY") << key;
+    EXPECT_NE(error.message.find("document_procedures.tw-permit." + key), std::string::npos) << error.message;
+  }
+}
+
+// A document checked only from its images needs both of them.
+TEST(RulePackLoader, DocumentImageOnlyProcedureMustImageBothSides) {
+  const std::string text = replace_once(default_pack_text(), kTwPermitProcedure,
+                                        replace_once(kTwPermitProcedure, "[\"front\", \"back\"]", "[\"front\"]"));
+  const Error error = parse_error(text);
+  EXPECT_EQ(error.code, "RULEPACK_BAD_VALUE");
+  EXPECT_NE(error.message.find("document_procedures.tw-permit.images"), std::string::npos) << error.message;
+}
+
+// REQ-08 images both sides of every document but the PRC ID, whatever the method.
+TEST(RulePackLoader, ChipReadableDocumentWithoutBothImagesIsRefusedREQ08) {
+  const std::string header = "[document_procedures.foreign-pr]\n";
+  const std::string text = replace_once(
+      default_pack_text(),
+      header +
+          "# 外国人永久居留身份证, 2017 and 2023 cards: the SAM reads their chip. REQ-08: both sides, reviewer "
+          "[I].\nmethods = [\"chip-read\"]\nimages = [\"front\", \"back\"]",
+      header + "methods = [\"chip-read\"]\nimages = []");
+  const Error error = parse_error(text);
+  EXPECT_EQ(error.code, "RULEPACK_CONTRADICTS_REQUIREMENTS");
+  EXPECT_NE(error.message.find("document_procedures.foreign-pr.images"), std::string::npos) << error.message;
+}
+
+// REQ-05: the PRC ID card is checked by the reader or NCIIS, never from pictures of it.
+TEST(RulePackLoader, PrcIdCheckedFromImagesIsRefusedREQ05) {
+  const std::string text = replace_once(default_pack_text(), "methods = [\"chip-read\", \"nciis\"]",
+                                        "methods = [\"chip-read\", \"document-image\"]");
+  const Error error = parse_error(text);
+  EXPECT_EQ(error.code, "RULEPACK_CONTRADICTS_REQUIREMENTS");
+  EXPECT_NE(error.message.find("document_procedures.prc-id.methods"), std::string::npos) << error.message;
+}
+
+// The reviewer confirmation rests on an [I] reading: the pack may switch it off.
+TEST(RulePackLoader, ReviewerConfirmationIsThePacksDecision) {
+  const std::string text =
+      replace_once(default_pack_text(), kTwPermitProcedure,
+                   replace_once(kTwPermitProcedure, "reviewer_confirmation = true", "reviewer_confirmation = false"));
+  const RulePack pack = testing::parse_or_fail(text);
+  ASSERT_NE(pack.procedure(DocumentType::tw_permit), nullptr);
+  EXPECT_FALSE(pack.procedure(DocumentType::tw_permit)->reviewer_confirmation);
+}
+
 TEST(RulePackLoader, UnreadableFileIsAnError) {
   auto loaded = load_rule_pack("no-such-folder/pack.toml", LoadMode::development, {});
   ASSERT_FALSE(loaded.has_value());

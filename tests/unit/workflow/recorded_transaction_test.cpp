@@ -69,6 +69,19 @@ status = "active"
 reassessment_due = 2030-06-30
 
 [[staff]]
+id = "R0008"
+name = "Wu Fang"
+id_number = "440301198801015675"
+roles = ["reviewer", "onsite"]
+employment = "regular"
+labor_contract = true
+training_passed = 2023-03-01
+qualification_number = "S0010200000008"
+qualification_valid_until = 2030-12-31
+status = "active"
+reassessment_due = 2030-06-30
+
+[[staff]]
 id = "W0099"
 name = "Sun Li"
 id_number = "440301198801015674"
@@ -110,21 +123,22 @@ class RecordedTransactionTest : public ::testing::Test {
     fs::remove_all(dir);
   }
 
-  RecordedTransaction open(Channel channel) {
+  RecordedTransaction open(Channel channel, Medium medium = Medium::hard) {
     const auto decision = policy::evaluate(pack, {.operation = Operation::apply,
                                                   .channel = channel,
                                                   .investor = InvestorType::natural,
-                                                  .medium = Medium::hard,
-                                                  .document = DocumentType::prc_id});
+                                                  .medium = medium,
+                                                  .document = std::nullopt});
     EXPECT_TRUE(decision.allowed) << decision.code;
     auto tx = RecordedTransaction::open(*journal_, *staff_,
                                         {.id = "TX-E2E",
                                          .operation = Operation::apply,
                                          .channel = channel,
                                          .investor = InvestorType::natural,
-                                         .medium = Medium::hard,
+                                         .medium = medium,
                                          .rule_pack_version = pack.pack_version,
-                                         .mandatory_steps = decision.mandatory_steps},
+                                         .mandatory_steps = decision.mandatory_steps,
+                                         .accepted_documents = decision.accepted_documents},
                                         "KIOSK-0001", std::string(64, 'e'), false, clock.now());
     EXPECT_TRUE(tx) << tx.error().to_string();
     return std::move(*tx);
@@ -162,7 +176,14 @@ ScriptedStep script_for(StepId step) {
     case StepId::consent: return {investor, {}, {{"decision", "granted"}}};
     case StepId::terms: return {investor, {}, {{"decision", "accepted"}, {"terms_version_hash", std::string(64, 'e')}}};
     case StepId::idv:
-      return {kiosk, {{"id_chip_read", std::string(kName) + "|" + std::string(kIdNumber) + "|photo"}}, {}};
+      return {kiosk,
+              {{"id_chip_read", std::string(kName) + "|" + std::string(kIdNumber) + "|photo"}},
+              {{"document_type", "prc-id"},
+               {"verification_method", "chip-read"},
+               {"reader_id", "SAM-0551-01"},
+               {"read_at", "2026-01-15T09:30:00Z"},
+               {"chip_data_sha256", std::string(64, 'c')},
+               {"chip_photo_sha256", std::string(64, 'd')}}};
     case StepId::identity_check:
       return {witness, {{"video_marker", "00:01:10-00:01:40"}}, {{"face_match_confirmed", "true"}}};
     case StepId::witness_intro:
@@ -175,10 +196,8 @@ ScriptedStep script_for(StepId step) {
   }
 }
 
-void run_step(RecordedTransaction& tx, StepId step, ManualClock& clock) {
-  const ScriptedStep scripted = script_for(step);
-  ASSERT_TRUE(tx.start_step(step, scripted.actor, clock.now())) << to_string(step);
-  clock.advance(seconds{4});
+// Completes the running step with the scripted evidence and details.
+Result<void> complete_scripted(RecordedTransaction& tx, StepId step, const ScriptedStep& scripted, ManualClock& clock) {
   std::vector<std::vector<std::uint8_t>> contents;
   std::vector<journal::EvidenceInput> evidence;
   contents.reserve(scripted.evidence.size());
@@ -186,7 +205,28 @@ void run_step(RecordedTransaction& tx, StepId step, ManualClock& clock) {
     contents.push_back(bytes(content));
     evidence.push_back(journal::EvidenceInput::from_bytes(kind, contents.back()));
   }
-  const auto done = tx.complete_step(step, evidence, scripted.details, clock.now());
+  return tx.complete_step(step, evidence, scripted.details, clock.now());
+}
+
+// Starts and completes one step as scripted; returns what went wrong first.
+Result<void> run_scripted(RecordedTransaction& tx, StepId step, const ScriptedStep& scripted, ManualClock& clock) {
+  if (auto started = tx.start_step(step, scripted.actor, clock.now()); !started) return started;
+  clock.advance(seconds{4});
+  return complete_scripted(tx, step, scripted, clock);
+}
+
+// The IDV step of a Taiwan permit (REQ-08): both sides imaged, confirmed by `reviewer`.
+ScriptedStep tw_permit_idv(const std::string& reviewer) {
+  return {{.kind = ActorKind::system, .staff_id = {}, .role = std::nullopt},
+          {{"document_image_front", "JPEG front"}, {"document_image_back", "JPEG back"}},
+          {{"document_type", "tw-permit"},
+           {"verification_method", "document-image"},
+           {"document_reviewer_id", reviewer},
+           {"document_review", "confirmed"}}};
+}
+
+void run_step(RecordedTransaction& tx, StepId step, ManualClock& clock) {
+  const auto done = run_scripted(tx, step, script_for(step), clock);
   ASSERT_TRUE(done) << to_string(step) << ": " << done.error().to_string();
 }
 
@@ -259,13 +299,60 @@ TEST_F(RecordedTransactionTest, ARefusalIsRecordedWithItsCodeAndEvidence) {
       tx.start_step(StepId::idv, {.kind = ActorKind::system, .staff_id = {}, .role = std::nullopt}, clock.now()));
   const auto reply = bytes("NCIIS reply: no such number");
   const std::array evidence{journal::EvidenceInput::from_bytes("nciis_result", reply)};
-  ASSERT_TRUE(tx.complete_step(StepId::idv, evidence, {{"nciis_result", "NOT_FOUND"}}, clock.now()));
+  ASSERT_TRUE(tx.complete_step(StepId::idv, evidence,
+                               {{"document_type", "prc-id"},
+                                {"verification_method", "nciis"},
+                                {"nciis_request_id", "NCIIS-REQ-77"},
+                                {"nciis_checked_at", "2026-01-15T09:30:00Z"},
+                                {"nciis_result", "NOT_FOUND"},
+                                {"nciis_photo_sha256", ""}},
+                               clock.now()));
   const auto record = journal_->transaction(tx.journal_id()).value();
   EXPECT_EQ(record.state, TxState::refused);
   EXPECT_EQ(record.outcome_reason, "NCIIS_NOT_FOUND");
   ASSERT_EQ(record.steps.size(), 3U);
   EXPECT_EQ(record.steps[2].record.result, "NCIIS_NOT_FOUND");
   EXPECT_EQ(record.steps[2].evidence.size(), 1U);
+}
+
+// REQ-08 through the default pack: a Taiwan permit at the counter needs a reviewer, and that
+// reviewer is checked against the staff registry like anyone who takes a step.
+TEST_F(RecordedTransactionTest, Req08_TaiwanPermitNeedsAnEligibleReviewerFromTheRegistry) {
+  auto tx = open(Channel::counter);
+  run_step(tx, StepId::consent, clock);
+  run_step(tx, StepId::terms, clock);
+  ScriptedStep unreviewed = tw_permit_idv("R0003");
+  unreviewed.details.erase("document_reviewer_id");
+  EXPECT_EQ(run_scripted(tx, StepId::idv, unreviewed, clock).error().code, "EVIDENCE_MISSING");
+  const auto complete = [&](const std::string& reviewer) {
+    return complete_scripted(tx, StepId::idv, tw_permit_idv(reviewer), clock);
+  };
+  EXPECT_EQ(complete("X9999").error().code, "STAFF_UNKNOWN");
+  EXPECT_EQ(complete("W0042").error().code, "ROLE_NOT_HELD");  // a witness, not a reviewer
+  EXPECT_EQ(journal_->transaction(tx.journal_id()).value().steps.size(), 2U);
+  ASSERT_TRUE(complete("R0008"));
+  EXPECT_EQ(tx.workflow().next_step(), StepId::identity_check);
+  // The document reviewer takes no other role afterwards, though the registry lets R0008 work on site.
+  const Actor reviewer_as_onsite{.kind = ActorKind::staff, .staff_id = "R0008", .role = StaffRole::onsite};
+  EXPECT_EQ(tx.start_step(StepId::identity_check, reviewer_as_onsite, clock.now()).error().code,
+            "CONFLICT_SAME_TRANSACTION_ROLE");
+  const Actor onsite{.kind = ActorKind::staff, .staff_id = "S0007", .role = StaffRole::onsite};
+  EXPECT_TRUE(tx.start_step(StepId::identity_check, onsite, clock.now()));
+  const auto record = journal_->transaction(tx.journal_id()).value();
+  ASSERT_EQ(record.steps.size(), 3U);
+  EXPECT_EQ(record.steps[2].evidence.size(), 2U);  // both sides of the permit
+}
+
+// REQ-08 through the default pack: a Taiwan permit in the other-methods channel is refused by default.
+TEST_F(RecordedTransactionTest, Req08_TaiwanPermitIsRefusedInTheOtherChannelByDefault) {
+  auto tx = open(Channel::other, Medium::soft);
+  run_step(tx, StepId::consent, clock);
+  run_step(tx, StepId::terms, clock);
+  ASSERT_TRUE(run_scripted(tx, StepId::idv, tw_permit_idv("R0003"), clock));
+  const auto record = journal_->transaction(tx.journal_id()).value();
+  EXPECT_EQ(record.state, TxState::refused);
+  EXPECT_EQ(record.outcome_reason, "DOCUMENT_NOT_ACCEPTED");
+  EXPECT_EQ(record.steps.back().evidence.size(), 2U);  // the images are kept
 }
 
 }  // namespace

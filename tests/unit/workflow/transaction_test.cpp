@@ -17,6 +17,7 @@ const std::vector<StepId> kWitnessSteps{
     staff_countersign, willingness, review, issue};
 const std::vector<StepId> kCounterSteps{consent,           terms,  idv,  identity_check, form_capture,
                                         staff_countersign, review, issue};
+const std::vector<StepId> kRemoteSteps{consent, terms, idv, identity_check, form_capture, willingness, review, issue};
 
 Actor investor() { return {.kind = ActorKind::investor, .staff_id = {}, .role = std::nullopt}; }
 Actor system_actor() { return {.kind = ActorKind::system, .staff_id = {}, .role = std::nullopt}; }
@@ -28,19 +29,82 @@ EvidenceRef evidence(std::string kind) {
   return {.kind = std::move(kind), .path = "tx/e.bin", .sha256 = std::string(64, 'f')};
 }
 
+// REQ-08 procedures, written here by hand: the PRC ID by reader or NCIIS; the permits from images of
+// both sides; the chip-readable residence and PR cards by reader plus images; both with a reviewer.
+using policy::DocumentSide;
+using policy::VerificationMethod;
+const policy::DocumentProcedure kPrcIdProcedure{.methods = {VerificationMethod::chip_read, VerificationMethod::nciis},
+                                                .images = {},
+                                                .reviewer_confirmation = false};
+const policy::DocumentProcedure kPermitProcedure{.methods = {VerificationMethod::document_image},
+                                                 .images = {DocumentSide::front, DocumentSide::back},
+                                                 .reviewer_confirmation = true};
+const policy::DocumentProcedure kChipCardProcedure{.methods = {VerificationMethod::chip_read},
+                                                   .images = {DocumentSide::front, DocumentSide::back},
+                                                   .reviewer_confirmation = true};
+const policy::AcceptedDocuments kAttendedDocuments{{DocumentType::prc_id, kPrcIdProcedure},
+                                                   {DocumentType::hkmo_permit, kPermitProcedure},
+                                                   {DocumentType::tw_permit, kPermitProcedure},
+                                                   {DocumentType::foreign_pr, kChipCardProcedure},
+                                                   {DocumentType::hkmotw_residence, kChipCardProcedure}};
+const policy::AcceptedDocuments kRemoteDocuments{{DocumentType::prc_id, kPrcIdProcedure}};
+
+// A chip read of a PRC ID card with everything REQ-05 asks the reader to record.
+StepResult chip_read(std::string document = "prc-id") {
+  return {.evidence = {evidence("id_chip_read")},
+          .details = {{"document_type", std::move(document)},
+                      {"verification_method", "chip-read"},
+                      {"reader_id", "SAM-0551-01"},
+                      {"read_at", "2023-11-14T22:13:20Z"},
+                      {"chip_data_sha256", std::string(64, 'c')},
+                      {"chip_photo_sha256", std::string(64, 'd')}}};
+}
+
+// An NCIIS answer; the photo comes back only on a match.
+StepResult nciis_answer(const std::string& result) {
+  return {.evidence = {evidence("nciis_result")},
+          .details = {{"document_type", "prc-id"},
+                      {"verification_method", "nciis"},
+                      {"nciis_request_id", "NCIIS-REQ-77"},
+                      {"nciis_checked_at", "2023-11-14T22:13:20Z"},
+                      {"nciis_result", result},
+                      {"nciis_photo_sha256", result == "MATCH" ? std::string(64, 'e') : std::string()}}};
+}
+
+// A Taiwan permit checked from both sides' images and confirmed by a reviewer (REQ-08).
+StepResult tw_permit(std::string reviewer = "R2", std::string review = "confirmed") {
+  return {.evidence = {evidence("document_image_front"), evidence("document_image_back")},
+          .details = {{"document_type", "tw-permit"},
+                      {"verification_method", "document-image"},
+                      {"document_reviewer_id", std::move(reviewer)},
+                      {"document_review", std::move(review)}}};
+}
+
+StepResult without_detail(StepResult result, const std::string& key) {
+  result.details.erase(key);
+  return result;
+}
+
+StepResult without_evidence(StepResult result, const std::string& kind) {
+  std::erase_if(result.evidence, [&](const EvidenceRef& e) { return e.kind == kind; });
+  return result;
+}
+
 class TransactionTest : public ::testing::Test {
  protected:
   TimePoint now{seconds{1'700'000'000}};
 
   Transaction open(Channel channel, std::vector<StepId> steps, Operation op = Operation::apply) {
-    auto tx = Transaction::open({.id = "TX-1",
-                                 .operation = op,
-                                 .channel = channel,
-                                 .investor = InvestorType::natural,
-                                 .medium = Medium::hard,
-                                 .rule_pack_version = "2026.1",
-                                 .mandatory_steps = std::move(steps)},
-                                now);
+    auto tx =
+        Transaction::open({.id = "TX-1",
+                           .operation = op,
+                           .channel = channel,
+                           .investor = InvestorType::natural,
+                           .medium = Medium::hard,
+                           .rule_pack_version = "2026.1",
+                           .mandatory_steps = std::move(steps),
+                           .accepted_documents = channel == Channel::other ? kRemoteDocuments : kAttendedDocuments},
+                          now);
     EXPECT_TRUE(tx) << tx.error().to_string();
     return std::move(*tx);
   }
@@ -52,7 +116,7 @@ class TransactionTest : public ::testing::Test {
       case terms:
         return {investor(),
                 {.evidence = {}, .details = {{"decision", "accepted"}, {"terms_version_hash", kTermsHash}}}};
-      case idv: return {system_actor(), {.evidence = {evidence("id_chip_read")}, .details = {}}};
+      case idv: return {system_actor(), chip_read()};
       case witness_intro:
       case witness_signing:
         return {staff("W1", StaffRole::witness), {.evidence = {evidence("video_marker")}, .details = {}}};
@@ -83,6 +147,14 @@ class TransactionTest : public ::testing::Test {
 
   void walk_until(Transaction& tx, StepId stop) {
     while (tx.next_step() && *tx.next_step() != stop) do_step(tx, *tx.next_step());
+  }
+
+  // Opens a transaction and walks it to a running `idv` step.
+  Transaction at_idv(Channel channel, std::vector<StepId> steps) {
+    auto tx = open(channel, std::move(steps));
+    walk_until(tx, idv);
+    EXPECT_TRUE(tx.start_step(idv, system_actor(), now));
+    return tx;
   }
 };
 
@@ -119,22 +191,41 @@ TEST_F(TransactionTest, Req39_StepsOutsideThePackAreRefused) {
 }
 
 TEST_F(TransactionTest, Req39_AStepListWithoutIssueLastOrReviewBeforeIssueIsInvalid) {
-  EXPECT_EQ(
-      Transaction::open({.id = "T", .rule_pack_version = "1", .mandatory_steps = {consent, review}}, now).error().code,
-      "WORKFLOW_INVALID");
-  EXPECT_EQ(
-      Transaction::open({.id = "T", .rule_pack_version = "1", .mandatory_steps = {consent, issue}}, now).error().code,
-      "WORKFLOW_INVALID");
-  EXPECT_EQ(
-      Transaction::open({.id = "T", .rule_pack_version = "1", .mandatory_steps = {consent, review, review, issue}}, now)
-          .error()
-          .code,
-      "WORKFLOW_INVALID");
+  EXPECT_EQ(Transaction::open({.id = "T",
+                               .rule_pack_version = "1",
+                               .mandatory_steps = {consent, review},
+                               .accepted_documents = kAttendedDocuments},
+                              now)
+                .error()
+                .code,
+            "WORKFLOW_INVALID");
+  EXPECT_EQ(Transaction::open({.id = "T",
+                               .rule_pack_version = "1",
+                               .mandatory_steps = {consent, issue},
+                               .accepted_documents = kAttendedDocuments},
+                              now)
+                .error()
+                .code,
+            "WORKFLOW_INVALID");
+  EXPECT_EQ(Transaction::open({.id = "T",
+                               .rule_pack_version = "1",
+                               .mandatory_steps = {consent, review, review, issue},
+                               .accepted_documents = kAttendedDocuments},
+                              now)
+                .error()
+                .code,
+            "WORKFLOW_INVALID");
 }
 
 // REQ-02: every transaction names the rule-pack version.
 TEST_F(TransactionTest, Req02_RulePackVersionIsRequired) {
-  EXPECT_EQ(Transaction::open({.id = "T", .rule_pack_version = "", .mandatory_steps = kCounterSteps}, now).error().code,
+  EXPECT_EQ(Transaction::open({.id = "T",
+                               .rule_pack_version = "",
+                               .mandatory_steps = kCounterSteps,
+                               .accepted_documents = kAttendedDocuments},
+                              now)
+                .error()
+                .code,
             "WORKFLOW_INVALID");
 }
 
@@ -152,8 +243,11 @@ TEST_F(TransactionTest, Req46_ConsentRefusedKeepsCamerasOffAndRefuses) {
 }
 
 TEST_F(TransactionTest, Req46_ACameraStepBeforeConsentIsAnInvalidWorkflow) {
-  const auto tx = Transaction::open(
-      {.id = "T", .rule_pack_version = "1", .mandatory_steps = {form_capture, consent, review, issue}}, now);
+  const auto tx = Transaction::open({.id = "T",
+                                     .rule_pack_version = "1",
+                                     .mandatory_steps = {form_capture, consent, review, issue},
+                                     .accepted_documents = kAttendedDocuments},
+                                    now);
   ASSERT_FALSE(tx);
   EXPECT_NE(tx.error().message.find("REQ-46"), std::string::npos);
 }
@@ -171,49 +265,83 @@ TEST_F(TransactionTest, Req51_TermsNeedTheirVersionHash) {
   EXPECT_EQ(tx.steps()[1].details.at("terms_version_hash"), kTermsHash);
 }
 
-// REQ-05: typed data is never identity verification.
-TEST_F(TransactionTest, Req05_IdvNeedsAChipReadOrNciisAnswer) {
-  auto tx = open(Channel::counter, kCounterSteps);
-  walk_until(tx, idv);
-  ASSERT_TRUE(tx.start_step(idv, system_actor(), now));
-  const auto typed = tx.complete_step(idv, {.evidence = {evidence("typed_id_number")}, .details = {}}, now);
-  ASSERT_FALSE(typed);
-  EXPECT_EQ(typed.error().code, "EVIDENCE_MISSING");
+// REQ-05: typed data is never identity verification, whatever details come with it.
+TEST_F(TransactionTest, Req05_TypedIdentityNeverPassesIdv) {
+  auto tx = at_idv(Channel::counter, kCounterSteps);
+  StepResult typed = chip_read();
+  typed.evidence = {evidence("typed_identity")};
+  const auto with_typed_evidence = tx.complete_step(idv, typed, now);
+  ASSERT_FALSE(with_typed_evidence);
+  EXPECT_EQ(with_typed_evidence.error().code, "EVIDENCE_MISSING");
+  EXPECT_NE(with_typed_evidence.error().message.find("id_chip_read"), std::string::npos);
+  typed.evidence.clear();
+  EXPECT_EQ(tx.complete_step(idv, typed, now).error().code, "EVIDENCE_MISSING");  // details only
+  StepResult typed_nciis = nciis_answer("MATCH");
+  typed_nciis.evidence = {evidence("typed_identity")};
+  EXPECT_EQ(tx.complete_step(idv, typed_nciis, now).error().code, "EVIDENCE_MISSING");
   EXPECT_EQ(tx.next_step(), idv);
+  EXPECT_EQ(tx.steps().back().outcome, StepOutcome::running);
+  ASSERT_TRUE(tx.complete_step(idv, chip_read(), now));
+  EXPECT_EQ(tx.next_step(), identity_check);
+}
+
+// REQ-05, REQ-09: a chip read records the reader, the time and hashes of the chip data and photo.
+TEST_F(TransactionTest, Req05_ChipReadNeedsEachOfItsDetails) {
+  auto tx = at_idv(Channel::counter, kCounterSteps);
+  for (const char* key :
+       {"document_type", "verification_method", "reader_id", "chip_data_sha256", "chip_photo_sha256", "read_at"}) {
+    const auto missing = tx.complete_step(idv, without_detail(chip_read(), key), now);
+    ASSERT_FALSE(missing) << key;
+    EXPECT_EQ(missing.error().code, "EVIDENCE_MISSING") << key;
+    EXPECT_NE(missing.error().message.find(key), std::string::npos) << missing.error().message;
+  }
+  StepResult short_hash = chip_read();
+  short_hash.details["chip_photo_sha256"] = "abc";
+  EXPECT_EQ(tx.complete_step(idv, short_hash, now).error().code, "EVIDENCE_MISSING");
+  EXPECT_EQ(tx.next_step(), idv);
+}
+
+// REQ-05, REQ-09: an NCIIS query records its request id, time, result code and the photo's hash.
+TEST_F(TransactionTest, Req05_NciisAnswerNeedsEachOfItsDetails) {
+  auto tx = at_idv(Channel::other, kRemoteSteps);
+  for (const char* key : {"nciis_request_id", "nciis_checked_at", "nciis_result", "nciis_photo_sha256"}) {
+    const auto missing = tx.complete_step(idv, without_detail(nciis_answer("MATCH"), key), now);
+    ASSERT_FALSE(missing) << key;
+    EXPECT_EQ(missing.error().code, "EVIDENCE_MISSING") << key;
+    EXPECT_NE(missing.error().message.find(key), std::string::npos) << missing.error().message;
+  }
+  StepResult match_without_photo = nciis_answer("MATCH");
+  match_without_photo.details["nciis_photo_sha256"] = "";
+  EXPECT_EQ(tx.complete_step(idv, match_without_photo, now).error().code, "EVIDENCE_MISSING");
+  ASSERT_TRUE(tx.complete_step(idv, nciis_answer("MATCH"), now));
+  EXPECT_EQ(tx.next_step(), identity_check);
 }
 
 // REQ-06: only MATCH passes; MISMATCH / NOT_FOUND end the transaction with the evidence; ERROR may be retried.
 TEST_F(TransactionTest, Req06_NciisResults) {
   for (const char* result : {"MISMATCH", "NOT_FOUND"}) {
-    auto tx = open(Channel::other, {consent, terms, idv, identity_check, form_capture, willingness, review, issue});
-    walk_until(tx, idv);
-    ASSERT_TRUE(tx.start_step(idv, system_actor(), now));
-    ASSERT_TRUE(
-        tx.complete_step(idv, {.evidence = {evidence("nciis_result")}, .details = {{"nciis_result", result}}}, now));
+    auto tx = at_idv(Channel::other, kRemoteSteps);
+    ASSERT_TRUE(tx.complete_step(idv, nciis_answer(result), now));  // no photo comes back: still complete
     EXPECT_EQ(tx.state(), TxState::refused);
     EXPECT_EQ(tx.outcome_code(), std::string("NCIIS_") + result);
     EXPECT_EQ(tx.steps().back().evidence.size(), 1u);
   }
-  auto tx = open(Channel::other, {consent, terms, idv, identity_check, form_capture, willingness, review, issue});
-  walk_until(tx, idv);
-  ASSERT_TRUE(tx.start_step(idv, system_actor(), now));
-  ASSERT_TRUE(
-      tx.complete_step(idv, {.evidence = {evidence("nciis_result")}, .details = {{"nciis_result", "ERROR"}}}, now));
+  auto tx = at_idv(Channel::other, kRemoteSteps);
+  ASSERT_TRUE(tx.complete_step(idv, nciis_answer("ERROR"), now));
   EXPECT_EQ(tx.state(), TxState::open);
   EXPECT_EQ(tx.steps().back().outcome, StepOutcome::retry);
   EXPECT_EQ(tx.next_step(), idv);  // never a bypass to the next step
   ASSERT_TRUE(tx.start_step(idv, system_actor(), now));
-  ASSERT_TRUE(tx.complete_step(idv, {.evidence = {evidence("id_chip_read")}, .details = {}}, now));
+  ASSERT_TRUE(tx.complete_step(idv, chip_read(), now));
   EXPECT_EQ(tx.next_step(), identity_check);
 }
 
 // REQ-07: an expired document is refused; the face match needs a person's confirmation.
 TEST_F(TransactionTest, Req07_ExpiredDocumentAndFaceConfirmation) {
-  auto tx = open(Channel::counter, kCounterSteps);
-  walk_until(tx, idv);
-  ASSERT_TRUE(tx.start_step(idv, system_actor(), now));
-  ASSERT_TRUE(
-      tx.complete_step(idv, {.evidence = {evidence("id_chip_read")}, .details = {{"document_expired", "true"}}}, now));
+  auto tx = at_idv(Channel::counter, kCounterSteps);
+  StepResult expired = chip_read();
+  expired.details["document_expired"] = "true";
+  ASSERT_TRUE(tx.complete_step(idv, expired, now));
   EXPECT_EQ(tx.outcome_code(), "DOCUMENT_EXPIRED");
 
   auto second = open(Channel::counter, kCounterSteps);
@@ -222,6 +350,122 @@ TEST_F(TransactionTest, Req07_ExpiredDocumentAndFaceConfirmation) {
   EXPECT_EQ(
       second.complete_step(identity_check, {.evidence = {evidence("video_marker")}, .details = {}}, now).error().code,
       "EVIDENCE_MISSING");
+}
+
+// A chip whose number fails its check digit, or a SAM that flags the card, refuses the transaction.
+TEST_F(TransactionTest, Req05_SuspectDocumentIsRefused) {
+  auto tx = at_idv(Channel::counter, kCounterSteps);
+  StepResult suspect = chip_read();
+  suspect.details["document_suspect"] = "true";
+  ASSERT_TRUE(tx.complete_step(idv, suspect, now));
+  EXPECT_EQ(tx.state(), TxState::refused);
+  EXPECT_EQ(tx.outcome_code(), "ID_DOCUMENT_SUSPECT");
+  EXPECT_EQ(tx.steps().back().evidence.size(), 1u);
+}
+
+// REQ-08: the Taiwan-permit path, imaged on both sides and confirmed by a reviewer, completes.
+TEST_F(TransactionTest, Req08_TaiwanPermitWithImagesAndReviewerPasses) {
+  auto tx = at_idv(Channel::counter, kCounterSteps);
+  ASSERT_TRUE(tx.complete_step(idv, tw_permit(), now));
+  EXPECT_EQ(tx.steps().back().details.at("verification_method"), "document-image");
+  EXPECT_EQ(tx.document_reviewer_id(), "R2");
+  while (tx.next_step()) do_step(tx, *tx.next_step());
+  EXPECT_EQ(tx.state(), TxState::completed);
+}
+
+// REQ-08: without the reviewer's confirmation the Taiwan-permit path is blocked.
+TEST_F(TransactionTest, Req08_TaiwanPermitWithoutReviewerIsBlocked) {
+  auto tx = at_idv(Channel::counter, kCounterSteps);
+  for (const char* key : {"document_reviewer_id", "document_review"}) {
+    const auto missing = tx.complete_step(idv, without_detail(tw_permit(), key), now);
+    ASSERT_FALSE(missing) << key;
+    EXPECT_EQ(missing.error().code, "EVIDENCE_MISSING");
+    EXPECT_NE(missing.error().message.find(key), std::string::npos) << missing.error().message;
+  }
+  EXPECT_EQ(tx.complete_step(idv, tw_permit("R2", "looks fine"), now).error().code, "EVIDENCE_MISSING");
+  EXPECT_EQ(tx.next_step(), idv);
+}
+
+TEST_F(TransactionTest, Req08_ReviewerRejectionRefuses) {
+  auto tx = at_idv(Channel::counter, kCounterSteps);
+  ASSERT_TRUE(tx.complete_step(idv, tw_permit("R2", "rejected"), now));
+  EXPECT_EQ(tx.state(), TxState::refused);
+  EXPECT_EQ(tx.outcome_code(), "DOCUMENT_REVIEW_REJECTED");
+  EXPECT_EQ(tx.steps().back().evidence.size(), 2u);
+}
+
+// REQ-08: both sides are imaged; the procedure's images are evidence kinds document_image_<side>.
+TEST_F(TransactionTest, Req08_MissingBackImageIsRefused) {
+  auto tx = at_idv(Channel::counter, kCounterSteps);
+  const auto permit = tx.complete_step(idv, without_evidence(tw_permit(), "document_image_back"), now);
+  ASSERT_FALSE(permit);
+  EXPECT_EQ(permit.error().code, "EVIDENCE_MISSING");
+  EXPECT_NE(permit.error().message.find("document_image_back"), std::string::npos);
+  // A chip-readable card is read by the reader and imaged too.
+  StepResult residence = chip_read("hkmotw-residence");
+  residence.evidence.push_back(evidence("document_image_front"));
+  residence.details["document_reviewer_id"] = "R2";
+  residence.details["document_review"] = "confirmed";
+  const auto card = tx.complete_step(idv, residence, now);
+  ASSERT_FALSE(card);
+  EXPECT_EQ(card.error().code, "EVIDENCE_MISSING");
+  EXPECT_NE(card.error().message.find("document_image_back"), std::string::npos);
+  residence.evidence.push_back(evidence("document_image_back"));
+  ASSERT_TRUE(tx.complete_step(idv, residence, now));
+}
+
+// REQ-08: the method used is one the document's procedure lists.
+TEST_F(TransactionTest, Req08_MethodOutsideTheProcedureIsRefused) {
+  auto tx = at_idv(Channel::counter, kCounterSteps);
+  StepResult permit_by_chip = tw_permit();
+  permit_by_chip.evidence.push_back(evidence("id_chip_read"));
+  permit_by_chip.details["verification_method"] = "chip-read";
+  EXPECT_EQ(tx.complete_step(idv, permit_by_chip, now).error().code, "VERIFICATION_METHOD_NOT_ALLOWED");
+  // REQ-05: a PRC ID card is never verified from pictures of it.
+  StepResult id_by_image = tw_permit();
+  id_by_image.details["document_type"] = "prc-id";
+  EXPECT_EQ(tx.complete_step(idv, id_by_image, now).error().code, "VERIFICATION_METHOD_NOT_ALLOWED");
+  StepResult unknown = chip_read();
+  unknown.details["verification_method"] = "looked-at-it";
+  EXPECT_EQ(tx.complete_step(idv, unknown, now).error().code, "VERIFICATION_METHOD_NOT_ALLOWED");
+  EXPECT_EQ(tx.next_step(), idv);
+}
+
+// REQ-08: a document the channel does not accept refuses the transaction (Taiwan permit, remote).
+TEST_F(TransactionTest, Req08_DocumentNotAcceptedInTheChannelIsRefused) {
+  auto tx = at_idv(Channel::other, kRemoteSteps);
+  ASSERT_TRUE(tx.complete_step(idv, tw_permit(), now));
+  EXPECT_EQ(tx.state(), TxState::refused);
+  EXPECT_EQ(tx.outcome_code(), "DOCUMENT_NOT_ACCEPTED");
+}
+
+// REQ-08 / REQ-27: the document reviewer is a second person, never someone acting in another role.
+TEST_F(TransactionTest, Req08_DocumentReviewerWhoAlreadyActedIsRefused) {
+  // A pack may put the witness's introduction before the ID check.
+  auto tx =
+      at_idv(Channel::witness, (std::vector<StepId>{consent, terms, witness_intro, idv, identity_check, form_capture,
+                                                    witness_signing, staff_countersign, willingness, review, issue}));
+  const auto same = tx.complete_step(idv, tw_permit("W1"), now);
+  ASSERT_FALSE(same);
+  EXPECT_EQ(same.error().code, "REVIEWER_IS_OPERATOR");
+  ASSERT_TRUE(tx.complete_step(idv, tw_permit("R2"), now));
+}
+
+TEST_F(TransactionTest, Req08_DocumentReviewerCannotActInAnotherRoleLater) {
+  auto tx = at_idv(Channel::counter, kCounterSteps);
+  ASSERT_TRUE(tx.complete_step(idv, tw_permit("S9"), now));
+  const auto later = tx.start_step(identity_check, staff("S9", StaffRole::onsite), now);
+  ASSERT_FALSE(later);
+  EXPECT_EQ(later.error().code, "REVIEWER_IS_OPERATOR");
+  ASSERT_TRUE(tx.start_step(identity_check, staff("S1", StaffRole::onsite), now));
+}
+
+// Without the channel's procedures nothing could pass `idv`: such a transaction never opens.
+TEST_F(TransactionTest, Req08_IdvWithoutAcceptedDocumentsIsAnInvalidWorkflow) {
+  const auto tx = Transaction::open(
+      {.id = "T", .rule_pack_version = "1", .mandatory_steps = kCounterSteps, .accepted_documents = {}}, now);
+  ASSERT_FALSE(tx);
+  EXPECT_EQ(tx.error().code, "WORKFLOW_INVALID");
 }
 
 // REQ-14: in the witness channel nothing after the introduction happens before it.
@@ -241,7 +485,7 @@ TEST_F(TransactionTest, Req19_OnlyTheWitnessChecksIdentityInTheWitnessChannel) {
 
 // REQ-27: the reviewer is a different person from the operator, even under another role.
 TEST_F(TransactionTest, Req27_ReviewerMustBeADifferentPerson) {
-  auto tx = open(Channel::other, {consent, terms, idv, identity_check, form_capture, willingness, review, issue});
+  auto tx = open(Channel::other, kRemoteSteps);
   walk_until(tx, review);
   const auto same = tx.start_step(review, staff("O1", StaffRole::reviewer), now);
   ASSERT_FALSE(same);
@@ -261,7 +505,7 @@ TEST_F(TransactionTest, Req27_FailedReviewRefusesBeforeSubmission) {
 
 // REQ-28: the willingness statement leaves a recorded marker.
 TEST_F(TransactionTest, Req28_WillingnessNeedsItsRecording) {
-  auto tx = open(Channel::other, {consent, terms, idv, identity_check, form_capture, willingness, review, issue});
+  auto tx = open(Channel::other, kRemoteSteps);
   walk_until(tx, willingness);
   ASSERT_TRUE(tx.start_step(willingness, investor(), now));
   EXPECT_EQ(tx.complete_step(willingness, {}, now).error().code, "EVIDENCE_MISSING");

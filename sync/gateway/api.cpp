@@ -4,6 +4,8 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <array>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -105,6 +107,53 @@ Result<SignInRequest> parse_sign_in_request(std::string_view body, std::size_t m
   return request;
 }
 
+Result<NciisCheckRequest> parse_nciis_check_request(std::string_view body, std::size_t max_body_bytes) {
+  if (body.size() > max_body_bytes) {
+    return fail("BODY_TOO_LARGE", "the request body is larger than " + std::to_string(max_body_bytes) + " bytes");
+  }
+  if (body.empty()) return fail("BAD_JSON", "the request body is empty; send a JSON object");
+  if (!nesting_within(body, kMaxJsonDepth)) return fail("BAD_JSON", "the JSON is nested too deeply");
+  const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return fail("BAD_JSON", "the request body is not valid JSON");
+  if (!parsed.is_object()) return fail("BAD_JSON", "the request body must be a JSON object");
+
+  static constexpr std::array<const char*, 3> kFields = {"transaction_id", "name", "id_number"};
+  for (const auto& item : parsed.items()) {
+    // The unknown key is not echoed: it is the client's bytes and may carry anything.
+    if (std::find(kFields.begin(), kFields.end(), item.key()) == kFields.end()) {
+      return fail("FIELD_UNKNOWN", "the body may only hold \"transaction_id\", \"name\" and \"id_number\"");
+    }
+  }
+  for (const char* field : kFields) {
+    const auto found = parsed.find(field);
+    if (found == parsed.end()) return fail("FIELD_MISSING", std::string("the field \"") + field + "\" is missing");
+    if (!found->is_string()) return fail("FIELD_INVALID", std::string("the field \"") + field + "\" must be a string");
+  }
+  NciisCheckRequest request;
+  request.transaction_id = parsed["transaction_id"].get<std::string>();
+  request.query.name = parsed["name"].get<std::string>();
+  request.query.id_number = parsed["id_number"].get<std::string>();
+
+  const bool transaction_ok = !request.transaction_id.empty() &&
+                              request.transaction_id.size() <= kMaxTransactionIdBytes &&
+                              std::all_of(request.transaction_id.begin(), request.transaction_id.end(), [](char c) {
+                                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                                       c == '.' || c == '_' || c == ':' || c == '-';
+                              });
+  if (!transaction_ok) {
+    return fail("FIELD_INVALID", "\"transaction_id\" must be 1-64 letters, digits, '.', '_', ':' or '-'");
+  }
+  if (!is_valid_nciis_name(request.query.name)) {
+    return fail("FIELD_INVALID", "\"name\" must be 1-64 bytes of UTF-8 without control characters");
+  }
+  if (!is_valid_citizen_id_number(request.query.id_number)) {
+    return fail("FIELD_INVALID",
+                "\"id_number\" must be 18 characters: 17 digits and a GB 11643 check character (0-9 or X) "
+                "that matches them");
+  }
+  return request;
+}
+
 std::optional<std::string> bearer_token(std::string_view authorization) {
   constexpr std::string_view prefix = "Bearer ";
   if (authorization.size() <= prefix.size() || authorization.substr(0, prefix.size()) != prefix) return std::nullopt;
@@ -116,8 +165,12 @@ std::optional<std::string> bearer_token(std::string_view authorization) {
   return std::string(token);
 }
 
-ApiHandler::ApiHandler(StaffLookup lookup, std::string version, std::size_t max_body_bytes, int decoy_iterations)
-    : lookup_(std::move(lookup)), version_(std::move(version)), max_body_bytes_(max_body_bytes) {
+ApiHandler::ApiHandler(StaffLookup lookup, std::string version, std::size_t max_body_bytes, int decoy_iterations,
+                       NciisCheck nciis_check)
+    : lookup_(std::move(lookup)),
+      nciis_check_(std::move(nciis_check)),
+      version_(std::move(version)),
+      max_body_bytes_(max_body_bytes) {
   // A fixed decoy: its only job is to cost the same PBKDF2 work as a real account.
   decoy_hash_ = PasswordHash{"00000000000000000000000000000000",
                              "0000000000000000000000000000000000000000000000000000000000000000", decoy_iterations};
@@ -139,6 +192,12 @@ ApiResponse ApiHandler::handle(const ApiRequest& request) {
         if (request.method != "GET") return error_response(405, "METHOD_NOT_ALLOWED", "use GET for the session");
         return session(request);
       }
+    }
+    // Device listener only (mutual TLS): on the console listener the route does not exist (404),
+    // the same as every other path that belongs to the other listener.
+    if (request.listener == Listener::device && path == "/v1/device/nciis-check") {
+      if (request.method != "POST") return error_response(405, "METHOD_NOT_ALLOWED", "use POST for an NCIIS check");
+      return nciis_check(request);
     }
     return error_response(404, "NOT_FOUND",
                           "no such endpoint on the " + std::string(listener_name(request.listener)) + " listener");
@@ -205,6 +264,31 @@ ApiResponse ApiHandler::session(const ApiRequest& request) {
                                  {"display_name", active.display_name},
                                  {"role", active.role},
                                  {"server_time", utc_now_text()}});
+}
+
+ApiResponse ApiHandler::nciis_check(const ApiRequest& request) {
+  auto parsed = parse_nciis_check_request(request.body, max_body_bytes_);
+  if (!parsed) return error_response(400, parsed.error().code, parsed.error().message);
+  if (!nciis_check_) {
+    return error_response(503, "NCIIS_UNAVAILABLE", "this gateway has no NCIIS back end configured");
+  }
+  auto reply = nciis_check_(parsed->query, request.device_id, parsed->transaction_id);
+  if (!reply) {
+    // Nothing was recorded, so nothing is answered: the kiosk may simply ask again.
+    log::error("nciis_check_failed", {{"code", reply.error().code}, {"device_id", request.device_id}});
+    return error_response(503, "NCIIS_UNAVAILABLE", "the NCIIS check could not be recorded; try again later");
+  }
+  const std::string photo = reply->photo.value_or(std::string());
+  json body{{"request_id", reply->request_id},
+            {"result", to_string(reply->result)},
+            {"checked_at", reply->checked_at},
+            {"photo_sha256", photo.empty() ? std::string() : sha256_hex_of(photo)},
+            {"photo_base64", base64_encode(photo)}};
+  if (reply->result == NciisResult::error) {
+    body["error_code"] = reply->error_code;
+    body["error_message"] = reply->error_message;
+  }
+  return json_response(200, body);
 }
 
 }  // namespace kiosk::gateway

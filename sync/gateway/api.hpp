@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "kiosk/core/error.hpp"
+#include "sync/gateway/nciis.hpp"
 #include "sync/gateway/store.hpp"
 
 namespace kiosk::gateway {
@@ -41,23 +42,40 @@ struct SignInRequest {
 
 inline constexpr std::size_t kDefaultMaxBodyBytes = 64 * 1024;
 
+// POST /v1/device/nciis-check
+struct NciisCheckRequest {
+  std::string transaction_id;
+  NciisQuery query;
+};
+inline constexpr std::size_t kMaxTransactionIdBytes = 64;
+
 // Validates a sign-in body: a JSON object with string "staff_id" (1-32 letters, digits, '_', '-')
 // and string "password" (1-256 bytes). Codes: BODY_TOO_LARGE, BAD_JSON, FIELD_MISSING, FIELD_INVALID.
 Result<SignInRequest> parse_sign_in_request(std::string_view body, std::size_t max_body_bytes = kDefaultMaxBodyBytes);
+// Validates an NCIIS check body: a JSON object with exactly the string fields "transaction_id"
+// (1-64 letters, digits, '.', '_', ':' or '-'), "name" (1-64 bytes of UTF-8, no control characters)
+// and "id_number" (17 digits + check character 0-9 or X, GB 11643). Codes: BODY_TOO_LARGE, BAD_JSON,
+// FIELD_MISSING, FIELD_UNKNOWN, FIELD_INVALID (naming the field). Messages never contain a value.
+Result<NciisCheckRequest> parse_nciis_check_request(std::string_view body,
+                                                    std::size_t max_body_bytes = kDefaultMaxBodyBytes);
 // "Bearer <token>" -> token; nullopt for anything else.
 std::optional<std::string> bearer_token(std::string_view authorization);
 // {"code":..,"message":..}
 std::string error_body(std::string_view code, std::string_view message);
 
 using StaffLookup = std::function<Result<std::optional<StaffRecord>>(std::string_view staff_id)>;
+// Answers and durably records one NCIIS query (NciisService::check_and_record in the gateway).
+using NciisCheck = std::function<Result<NciisReply>(const NciisQuery& query, std::string_view device_id,
+                                                    std::string_view transaction_id)>;
 
 class ApiHandler {
  public:
   static constexpr std::chrono::seconds kSessionLifetime{8 * 60 * 60};
 
-  // `decoy_iterations` only exists so the fuzzer can keep unknown-id sign-ins cheap.
+  // `decoy_iterations` only exists so the fuzzer can keep unknown-id sign-ins cheap. Without
+  // `nciis_check` the NCIIS route answers 503 NCIIS_UNAVAILABLE.
   ApiHandler(StaffLookup lookup, std::string version, std::size_t max_body_bytes,
-             int decoy_iterations = kPasswordIterations);
+             int decoy_iterations = kPasswordIterations, NciisCheck nciis_check = {});
 
   ApiResponse handle(const ApiRequest& request);
 
@@ -72,8 +90,10 @@ class ApiHandler {
   ApiResponse healthz(const ApiRequest& request) const;
   ApiResponse sign_in(const ApiRequest& request);
   ApiResponse session(const ApiRequest& request);
+  ApiResponse nciis_check(const ApiRequest& request);
 
   StaffLookup lookup_;
+  NciisCheck nciis_check_;
   std::string version_;
   std::size_t max_body_bytes_;
   PasswordHash decoy_hash_;  // checked for unknown ids so they take as long as a wrong password

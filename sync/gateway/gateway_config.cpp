@@ -60,11 +60,28 @@ Result<GatewayConfig> read(ConfigReader& reader, std::filesystem::path source) {
   if (!log_file) return std::unexpected(log_file.error());
   c.log_file = *log_file;
 
+  auto backend = reader.get_string("nciis.backend", c.nciis_backend);
+  if (!backend) return std::unexpected(backend.error());
+  if (auto supported = check_nciis_backend(*backend); !supported) {
+    return fail(supported.error().code, reader.source_name() + ": key 'nciis.backend': " + supported.error().message);
+  }
+  c.nciis_backend = *backend;
+  auto fixtures = reader.get_path("nciis.fixtures", {});
+  if (!fixtures) return std::unexpected(fixtures.error());
+  c.nciis_fixtures = *fixtures;
+
   if (auto unknown = reader.check_no_unknown_keys(); !unknown) return std::unexpected(unknown.error());
   return c;
 }
 
 }  // namespace
+
+Result<void> check_nciis_backend(std::string_view backend) {
+  if (backend == "simulator") return {};
+  return fail("NCIIS_BACKEND_UNSUPPORTED",
+              "the online NCIIS back end needs the broker's service contract and is not built in this version; "
+              "use backend = \"simulator\"");
+}
 
 Result<GatewayConfig> load_gateway_config(const std::filesystem::path& file) {
   auto reader = ConfigReader::from_file(file);

@@ -31,7 +31,14 @@ struct GatewayConfig {
   std::size_t max_body_bytes = 64 * 1024;
   // [log]
   std::filesystem::path log_file;  // empty: standard error
+  // [nciis]
+  std::string nciis_backend = "simulator";  // the only back end built in this version
+  std::filesystem::path nciis_fixtures;     // empty: the fixtures compiled into the binary
 };
+
+// NCIIS_BACKEND_UNSUPPORTED for anything but "simulator": the online service needs the broker's
+// contract, and its place is an NciisAdapter (sync/gateway/nciis.hpp).
+Result<void> check_nciis_backend(std::string_view backend);
 
 // Reads and validates a gateway.toml. Errors name the file, line and key.
 Result<GatewayConfig> load_gateway_config(const std::filesystem::path& file);

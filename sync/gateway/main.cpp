@@ -15,6 +15,7 @@
 #include "kiosk/core/log.hpp"
 #include "sync/gateway/api.hpp"
 #include "sync/gateway/gateway_config.hpp"
+#include "sync/gateway/nciis.hpp"
 #include "sync/gateway/pki.hpp"
 #include "sync/gateway/server.hpp"
 #include "sync/gateway/store.hpp"
@@ -32,7 +33,8 @@ constexpr const char* kMainHelp = R"(gateway - head-office server of the CSDC ce
 
 Every kiosk (device certificate, mutual TLS) and every witness console (staff sign-in) talks only
 to this program. It keeps its state in one data directory: a development PKI in DATA/pki/, the
-staff and device index in DATA/index.sqlite, and the listening ports in DATA/run/ports.json.
+staff, device and NCIIS-query index in DATA/index.sqlite, the key that hashes ID numbers in that
+index in DATA/nciis-hmac.key, and the listening ports in DATA/run/ports.json.
 
 Usage:
   gateway [serve] [--config FILE] [--data-dir DIR]
@@ -64,11 +66,14 @@ Options:
   --data-dir DIR   data directory; overrides [storage] data_dir from the config file.
 
 On first start the data directory gets a development PKI (DATA/pki/: "CSDC Kiosk Dev CA" and a
-server certificate for localhost / 127.0.0.1) and the index DATA/index.sqlite.
+server certificate for localhost / 127.0.0.1), the index DATA/index.sqlite and the NCIIS hash key
+DATA/nciis-hmac.key. NCIIS checks are answered by the built-in simulator ([nciis] in the config;
+without a fixtures file it knows the people compiled into the binary, e.g. 测试一 /
+11010519491231002X).
 
 Listeners:
   device   mutual TLS; only kiosks with a certificate from the dev CA get past the handshake.
-           GET /healthz
+           GET /healthz, POST /v1/device/nciis-check
   console  server TLS; GET /healthz, POST /v1/console/sign-in, GET /v1/console/session
 
 A port of 0 picks a free port; the real ports are written to DATA/run/ports.json as
@@ -215,8 +220,25 @@ int run_serve(const std::vector<std::string>& args) {
     return runtime_error(store.error());
   }
 
+  auto nciis_adapter = make_nciis_adapter(config);
+  if (!nciis_adapter) {
+    log::error("start_failed", {{"code", nciis_adapter.error().code}, {"message", nciis_adapter.error().message}});
+    return runtime_error(nciis_adapter.error());
+  }
+  auto nciis_key = load_or_create_nciis_hmac_key(config.data_dir);
+  if (!nciis_key) {
+    log::error("start_failed", {{"code", nciis_key.error().code}, {"message", nciis_key.error().message}});
+    return runtime_error(nciis_key.error());
+  }
+  NciisService nciis(std::move(*nciis_adapter), *store, std::move(*nciis_key));
+  log::info("nciis_ready", {{"backend", config.nciis_backend},
+                            {"fixtures", config.nciis_fixtures.empty() ? "embedded" : config.nciis_fixtures.string()}});
+
   ApiHandler handler([&store](std::string_view staff_id) { return store->find_staff(staff_id); }, KIOSK_GATEWAY_VERSION,
-                     config.max_body_bytes);
+                     config.max_body_bytes, kPasswordIterations,
+                     [&nciis](const NciisQuery& query, std::string_view device_id, std::string_view transaction_id) {
+                       return nciis.check_and_record(query, device_id, transaction_id);
+                     });
   ServerOptions server_options{config, *pki, config.data_dir / "run"};
   auto served = serve(server_options, handler);
   if (!served) {

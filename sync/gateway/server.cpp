@@ -349,6 +349,10 @@ Result<void> serve(const ServerOptions& options, ApiHandler& handler) {
   auto console_port = console_acceptor.listen(config.console_address, config.console_port);
   if (!console_port) return std::unexpected(console_port.error());
 
+  // Catch SIGTERM before ports.json tells anyone we are up: a supervisor (or a test) that stops us
+  // the moment the file appears must get a clean stop, not the default "killed by signal".
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+
   std::error_code dir_error;
   std::filesystem::create_directories(options.run_dir, dir_error);
   if (dir_error) {
@@ -360,7 +364,6 @@ Result<void> serve(const ServerOptions& options, ApiHandler& handler) {
     return written;
   }
 
-  asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer drain_timer(io);
   Clock::time_point drain_deadline{};
   std::size_t abandoned = 0;

@@ -162,7 +162,17 @@ Result<Store> Store::open(const std::filesystem::path& data_dir) {
       "  fingerprint_sha256 TEXT NOT NULL,"
       "  not_after INTEGER NOT NULL,"
       "  enrolled_at TEXT NOT NULL,"
-      "  PRIMARY KEY (device_id, certificate_serial));";
+      "  PRIMARY KEY (device_id, certificate_serial));"
+      "CREATE TABLE IF NOT EXISTS nciis_queries ("
+      "  request_id TEXT PRIMARY KEY NOT NULL,"
+      "  device_id TEXT NOT NULL,"
+      "  transaction_id TEXT NOT NULL,"
+      "  checked_at TEXT NOT NULL,"
+      "  result TEXT NOT NULL CHECK (result IN ('MATCH','MISMATCH','NOT_FOUND','ERROR')),"
+      "  photo_sha256 TEXT NOT NULL,"
+      "  id_number_hmac TEXT NOT NULL,"
+      "  error_code TEXT NOT NULL);"
+      "CREATE INDEX IF NOT EXISTS nciis_queries_by_person ON nciis_queries (id_number_hmac);";
   if (auto created = impl->exec(schema); !created) {
     return fail("STORAGE_OPEN_FAILED", file.string() + ": " + created.error().message);
   }
@@ -248,6 +258,27 @@ Result<std::int64_t> Store::count_devices() {
     return fail("STORAGE_FAILED", std::string("index database: ") + sqlite3_errmsg(impl_->db));
   }
   return static_cast<std::int64_t>(sqlite3_column_int64(statement->handle, 0));
+}
+
+Result<void> Store::record_nciis_query(const NciisQueryRecord& record) {
+  std::lock_guard lock(impl_->mutex);
+  auto statement = impl_->prepare(
+      "INSERT INTO nciis_queries (request_id, device_id, transaction_id, checked_at, result, photo_sha256, "
+      "id_number_hmac, error_code) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  if (!statement) return std::unexpected(statement.error());
+  sqlite3_stmt* s = statement->handle;
+  bind_text(s, 1, record.request_id);
+  bind_text(s, 2, record.device_id);
+  bind_text(s, 3, record.transaction_id);
+  bind_text(s, 4, record.checked_at);
+  bind_text(s, 5, record.result);
+  bind_text(s, 6, record.photo_sha256);
+  bind_text(s, 7, record.id_number_hmac);
+  bind_text(s, 8, record.error_code);
+  if (sqlite3_step(s) != SQLITE_DONE) {
+    return fail("STORAGE_FAILED", std::string("cannot record the NCIIS query: ") + sqlite3_errmsg(impl_->db));
+  }
+  return {};
 }
 
 }  // namespace kiosk::gateway

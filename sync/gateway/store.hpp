@@ -1,4 +1,5 @@
-// The gateway's embedded index (DATA/index.sqlite): staff accounts and enrolled devices.
+// The gateway's embedded index (DATA/index.sqlite): staff accounts, enrolled devices and the record
+// of NCIIS queries.
 // SQLite in WAL mode with synchronous=FULL so that an acknowledged write survives a power cut.
 // Thread-safe: one connection guarded by a mutex (the gateway's write rate is tiny).
 #pragma once
@@ -38,6 +39,19 @@ struct StaffRecord {
   PasswordHash password;
 };
 
+// One row of nciis_queries. Holds no name and no ID number: the number is only present as a keyed
+// hash (HMAC-SHA256 with the gateway's own secret), enough to find a person's queries again.
+struct NciisQueryRecord {
+  std::string request_id;
+  std::string device_id;
+  std::string transaction_id;
+  std::string checked_at;
+  std::string result;        // MATCH, MISMATCH, NOT_FOUND, ERROR
+  std::string photo_sha256;  // empty when no photo came back
+  std::string id_number_hmac;
+  std::string error_code;  // ERROR only
+};
+
 class Store {
  public:
   // Opens (creating if needed) DATA/index.sqlite and its tables. STORAGE_OPEN_FAILED otherwise.
@@ -52,6 +66,8 @@ class Store {
   Result<std::optional<StaffRecord>> find_staff(std::string_view staff_id);
   Result<void> record_device(const EnrolledDevice& device);
   Result<std::int64_t> count_devices();
+  // Durable (synchronous=FULL) before it returns. STORAGE_FAILED otherwise.
+  Result<void> record_nciis_query(const NciisQueryRecord& record);
 
  private:
   struct Impl;

@@ -1,14 +1,22 @@
 // libFuzzer target: the gateway's handling of outside bytes. The input is split into a target and a
-// body and handed to ApiHandler (routing, sign-in JSON validation, bearer tokens) on both
-// listeners, and to the sign-in parser directly. Must never crash, hang or leak.
+// body and handed to ApiHandler (routing, sign-in and NCIIS-check JSON validation, bearer tokens) on
+// both listeners, and to the sign-in and NCIIS-check parsers directly. Must never crash, hang or leak.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
 #include "sync/gateway/api.hpp"
+#include "sync/gateway/nciis.hpp"
 
 namespace {
+
+// The embedded simulator answers NCIIS checks; nothing is written to disk (a Store per input would
+// make the fuzzer slow and is covered by the unit tests).
+kiosk::gateway::SimulatedNciis& simulator() {
+  static const auto instance = kiosk::gateway::SimulatedNciis::embedded_default();
+  return **instance;
+}
 
 kiosk::gateway::ApiHandler& handler() {
   // One staff member with a cheap hash (1 iteration) so the fuzzer stays fast.
@@ -19,7 +27,10 @@ kiosk::gateway::ApiHandler& handler() {
         return std::optional<kiosk::gateway::StaffRecord>(
             kiosk::gateway::StaffRecord{"W0001", "Wang", "witness", *hash});
       },
-      "fuzz", kiosk::gateway::kDefaultMaxBodyBytes, 1);
+      "fuzz", kiosk::gateway::kDefaultMaxBodyBytes, 1,
+      [](const kiosk::gateway::NciisQuery& query, std::string_view, std::string_view) {
+        return simulator().check(query);
+      });
   return instance;
 }
 
@@ -29,6 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   (void)kiosk::gateway::parse_sign_in_request(input);
   (void)kiosk::gateway::bearer_token(input);
+  (void)kiosk::gateway::parse_nciis_check_request(input);
 
   // "METHOD TARGET\nAUTHORIZATION\nBODY": the first lines pick method, target and header.
   const auto first = input.find('\n');

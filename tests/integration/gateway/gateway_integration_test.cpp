@@ -18,7 +18,9 @@
 #include <thread>
 
 #include "sync/client/https_client.hpp"
+#include "sync/client/nciis_client.hpp"
 #include "sync/gateway/pki.hpp"
+#include "tests/support/idcard_sim_process.hpp"
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
@@ -101,9 +103,13 @@ class GatewayProcess : public ::testing::Test {
                           std::string(kPassword) + "\n"),
               0);
     std::ofstream(root_ / "gateway.toml") << "[device_listener]\nport = 0\n[console_listener]\nport = 0\n"
-                                             "[limits]\nshutdown_grace_seconds = 3\n";
+                                             "[limits]\nshutdown_grace_seconds = 3\n"
+                                          << extra_config();
     start_gateway();
   }
+
+  // More gateway.toml sections for a derived fixture (written before the gateway starts).
+  virtual std::string extra_config() { return {}; }
 
   void TearDown() override {
     if (pid_ > 0) {
@@ -299,6 +305,11 @@ TEST_F(GatewayProcess, SigtermWithAnIdleKeepAliveConnectionStillStopsPromptly) {
 
 TEST_F(GatewayProcess, KioskctlDiagnoseSeesTheGatewayThenItsAbsence) {
   const fs::path config = write_kiosk_config();
+  // The simulated ID-card reader the config's id_reader = "sim" points at, so every check can pass.
+  fs::create_directories(root_ / "state" / "run");
+  auto reader = kiosk::testing::IdcardSimProcess::start(IDCARD_SIM_BINARY, root_ / "state" / "run" / "idcard-sim.tty",
+                                                        IDCARD_SIM_CARDS);
+  ASSERT_NE(reader, nullptr);
   std::string output;
   const int running_code =
       run_program({KIOSKCTL_BINARY, "diagnose", "--config", config.string(), "--json"}, "", &output);
@@ -360,3 +371,97 @@ TEST_F(GatewayProcess, GatewayMonitorDestructorDoesNotWaitOutTheInterval) {
 }
 
 }  // namespace
+
+// NCIIS checks through the real gateway, with a fixtures file written by the test.
+class GatewayNciis : public GatewayProcess {
+ protected:
+  static constexpr const char* kMatchNumber = "11010519491231002X";
+  static constexpr const char* kMatchName = "测试一";
+  static constexpr const char* kOutageNumber = "110105190001010036";
+  static constexpr const char* kUnknownNumber = "440524188001010014";
+
+  std::string extra_config() override {
+    fs::create_directories(root_ / "nciis");
+    std::ofstream(root_ / "nciis" / "photo.jpg", std::ios::binary) << photo_;
+    std::ofstream(root_ / "nciis" / "people.toml")
+        << "[[person]]\nid_number = \"" << kMatchNumber << "\"\nname = \"" << kMatchName
+        << "\"\nphoto_file = \"photo.jpg\"\n[[person]]\nid_number = \"" << kOutageNumber
+        << "\"\nname = \"测试三\"\noutcome = \"service-error\"\n";
+    // Relative to gateway.toml.
+    return "[nciis]\nbackend = \"simulator\"\nfixtures = \"nciis/people.toml\"\n";
+  }
+
+  kiosk::Result<kiosk::sync::NciisAnswer> check(HttpsClient& client, std::string name, std::string number) {
+    return kiosk::sync::check_identity(client, {"TX-IT-1", std::move(name), std::move(number)});
+  }
+
+  static constexpr char kPhoto[] = "\xFF\xD8\xFF\xE0integration-photo\x00\xFF\xD9";
+  const std::string photo_ = std::string(kPhoto, sizeof kPhoto - 1);  // keeps the NUL byte inside
+};
+
+TEST_F(GatewayNciis, AnswersMatchMismatchNotFoundAndErrorAndLogsNoPersonalData) {
+  auto client = device_client(enrolled_identity());
+
+  auto match = check(client, kMatchName, kMatchNumber);
+  ASSERT_TRUE(match) << match.error().to_string();
+  EXPECT_EQ(match->result, kiosk::sync::NciisResult::match);
+  EXPECT_EQ(match->photo, photo_);
+  EXPECT_EQ(match->photo_sha256.size(), 64u);
+  EXPECT_EQ(match->request_id.size(), 32u);
+
+  auto mismatch = check(client, "测试二", kMatchNumber);
+  ASSERT_TRUE(mismatch) << mismatch.error().to_string();
+  EXPECT_EQ(mismatch->result, kiosk::sync::NciisResult::mismatch);
+  EXPECT_TRUE(mismatch->photo.empty());
+
+  auto not_found = check(client, kMatchName, kUnknownNumber);
+  ASSERT_TRUE(not_found) << not_found.error().to_string();
+  EXPECT_EQ(not_found->result, kiosk::sync::NciisResult::not_found);
+
+  auto outage = check(client, "测试三", kOutageNumber);
+  ASSERT_TRUE(outage) << outage.error().to_string();
+  EXPECT_EQ(outage->result, kiosk::sync::NciisResult::error);
+  EXPECT_EQ(outage->error_code, "NCIIS_SERVICE_ERROR");
+
+  // The embedded fixtures are not in use: their second person is unknown to this file.
+  auto embedded_only = check(client, "测试二", "110105190001010028");
+  ASSERT_TRUE(embedded_only);
+  EXPECT_EQ(embedded_only->result, kiosk::sync::NciisResult::not_found);
+
+  // A bad number is refused by the gateway, with its code carried in NCIIS_REFUSED.
+  auto refused = check(client, kMatchName, "110105194912310021");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, "NCIIS_REFUSED");
+  EXPECT_NE(refused.error().message.find("HTTP 400 FIELD_INVALID"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(refused.error().message.find("110105194912310021"), std::string::npos);
+
+  // The console listener has no such route.
+  auto console = console_client();
+  auto on_console = check(console, kMatchName, kMatchNumber);
+  ASSERT_FALSE(on_console);
+  EXPECT_EQ(on_console.error().code, "NCIIS_REFUSED");
+  EXPECT_NE(on_console.error().message.find("HTTP 404"), std::string::npos);
+
+  ASSERT_EQ(stop_gateway(), 0);
+  const std::string log = read_file(log_file_);
+  EXPECT_NE(log.find(R"("event":"nciis_check","request_id":")" + match->request_id + R"(","result":"MATCH")"),
+            std::string::npos)
+      << log;
+  for (const std::string& secret : {std::string(kMatchNumber), std::string(kOutageNumber), std::string(kUnknownNumber),
+                                    std::string(kMatchName), std::string("测试二"), std::string("测试三")}) {
+    EXPECT_EQ(log.find(secret), std::string::npos) << "log leaks " << secret;
+  }
+}
+
+TEST_F(GatewayProcess, RefusesAnOnlineNciisBackEndAtStartUp) {
+  // Stopping right after ports.json appeared must be clean too (signals are caught before it is written).
+  ASSERT_EQ(stop_gateway(), 0);
+  std::ofstream(root_ / "online.toml") << "[nciis]\nbackend = \"online\"\n";
+  std::string output;  // standard error, through the shell's 2>&1
+  const int code = run_program({"/bin/sh", "-c", "exec \"$0\" serve --config \"$1\" --data-dir \"$2\" 2>&1",
+                                GATEWAY_BINARY, (root_ / "online.toml").string(), data_dir_.string()},
+                               "", &output);
+  EXPECT_EQ(code, 1) << output;
+  EXPECT_NE(output.find("NCIIS_BACKEND_UNSUPPORTED"), std::string::npos) << output;
+  EXPECT_NE(output.find("needs the broker's service contract"), std::string::npos) << output;
+}

@@ -8,7 +8,7 @@ cd "$root"
 
 bash image/install-packages.sh runtime build test
 cmake --preset default >/dev/null
-cmake --build --preset default --target kiosk gateway witness kioskctl
+cmake --build --preset default --target kiosk gateway witness kioskctl idcard-sim
 
 build=$root/build/default
 bin=$build/bin
@@ -19,8 +19,15 @@ rm -f "$out"/*.log
 
 # Head office: data directory, SQLite index and development PKI are created on the first run.
 source "$root/tools/lib/local-head-office.sh"
+source "$root/tools/lib/idcard-sim.sh"
 start_local_gateway "$bin/gateway" "$out"
-trap stop_local_gateway EXIT
+trap 'stop_idcard_sim; stop_local_gateway' EXIT
+
+# The simulated ID-card reader, with a fictional resident card on it (hal/idcard/sim/cards), behind
+# the link the kiosk opens for id_reader = "sim". Control it with lines such as "place expired",
+# "remove" or "unplug" (hal/idcard/sim/README.md); interactively: echo "place expired" >&$IDCARD_SIM_FD.
+start_idcard_sim "$bin/idcard-sim" "$root/hal/idcard/sim/cards" "$out/kiosk-state/run/idcard-sim.tty" "$out" \
+  --card resident
 
 # Development enrolment: the simulated kiosk gets a device certificate from the development PKI,
 # and a development witness account exists for the console.
@@ -90,6 +97,7 @@ else
   echo "demo: screenshots (one PNG per screen): $shots"
   ls -1 "$shots" | sed 's/^/  /'
 fi
+stop_idcard_sim
 stop_local_gateway
 trap - EXIT
 echo "demo: logs: $out/kiosk.log $out/gateway.log $out/witness.log"

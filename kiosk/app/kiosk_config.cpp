@@ -29,6 +29,12 @@ Result<KioskConfig> read(ConfigReader reader, std::filesystem::path source) {
   c.device_mode = mode == "production" ? DeviceMode::production : DeviceMode::simulator;
   KIOSK_READ(c.device_id, reader.get_string("kiosk.device_id", c.device_id));
   KIOSK_READ(c.state_dir, reader.get_path("kiosk.state_dir", c.state_dir));
+  constexpr std::array<std::string_view, 3> kiosk_modes{"attended-counter", "attended-witness", "remote"};
+  std::string kiosk_mode;
+  KIOSK_READ(kiosk_mode, reader.get_choice("kiosk.mode", std::string(to_string(c.kiosk_mode)), kiosk_modes));
+  c.kiosk_mode = parse_enum<KioskMode>(kiosk_mode).value_or(KioskMode::attended_witness);
+  KIOSK_READ(c.rule_pack, reader.get_path("kiosk.rule_pack", c.rule_pack));
+  KIOSK_READ(c.rule_pack_public_key, reader.get_path("kiosk.rule_pack_public_key", c.rule_pack_public_key));
 
   KIOSK_READ(c.gateway_url, reader.get_string("gateway.url", c.gateway_url));
   KIOSK_READ(c.gateway_ca_file, reader.get_path("gateway.ca_file", c.gateway_ca_file));
@@ -58,9 +64,19 @@ Result<KioskConfig> read(ConfigReader reader, std::filesystem::path source) {
   KIOSK_READ(c.catalog_dir, reader.get_path("ui.catalog_dir", c.catalog_dir));
 
   KIOSK_READ(c.id_reader, reader.get_string("devices.id_reader", c.id_reader));
+  std::int64_t baud = 0;
+  KIOSK_READ(baud, reader.get_int("devices.id_reader_baud", c.id_reader_baud, 9600, 115200));
+  if (baud != 9600 && baud != 19200 && baud != 38400 && baud != 57600 && baud != 115200) {
+    return fail("CONFIG_BAD_VALUE",
+                reader.source_name() + ": key 'devices.id_reader_baud' must be 9600, 19200, 38400, 57600 or 115200");
+  }
+  c.id_reader_baud = static_cast<unsigned>(baud);
+  KIOSK_READ(c.id_photo_decoder, reader.get_path("devices.id_photo_decoder", c.id_photo_decoder));
   KIOSK_READ(c.token_module, reader.get_string("devices.token_module", c.token_module));
   KIOSK_READ(c.camera, reader.get_string("devices.camera", c.camera));
   KIOSK_READ(c.printer, reader.get_string("devices.printer", c.printer));
+
+  KIOSK_READ(c.nciis_check, reader.get_bool("identity.nciis_check", c.nciis_check));
 
   KIOSK_READ(c.log_file, reader.get_path("log.file", c.log_file));
 
@@ -99,6 +115,11 @@ KioskSettings session_settings(const KioskConfig& config) {
                        .idle_warning = config.idle_warning,
                        .default_language = config.language,
                        .maintenance_exit_allowed = config.maintenance_exit};
+}
+
+std::filesystem::path id_reader_path(const KioskConfig& config) {
+  if (config.id_reader == "sim") return config.state_dir / "run" / "idcard-sim.tty";
+  return config.id_reader;
 }
 
 }  // namespace kiosk

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <string>
 
+#include "kiosk/core/domain.hpp"
 #include "kiosk/core/error.hpp"
 #include "kiosk/core/kiosk_session.hpp"
 
@@ -21,6 +22,9 @@ struct KioskConfig {
   DeviceMode device_mode = DeviceMode::simulator;
   std::string device_id = "SIM-0001";
   std::filesystem::path state_dir = "/var/lib/kiosk";
+  KioskMode kiosk_mode = KioskMode::attended_witness;  // which channel this kiosk serves (REQ-49)
+  std::filesystem::path rule_pack;                     // empty: the installed default pack
+  std::filesystem::path rule_pack_public_key;          // empty: none (a production kiosk then refuses to start)
 
   // [gateway]
   std::string gateway_url = "https://127.0.0.1:8443";
@@ -43,10 +47,15 @@ struct KioskConfig {
   std::filesystem::path catalog_dir = "/usr/share/csdc-kiosk/i18n";
 
   // [devices]: "sim" for the simulator, or a device path / module path for real hardware.
-  std::string id_reader = "sim";
+  std::string id_reader = "sim";  // "sim": the simulator's link at <state_dir>/run/idcard-sim.tty
+  unsigned id_reader_baud = 115200;
+  std::filesystem::path id_photo_decoder;  // the vendor's WLT library; empty: not installed
   std::string token_module = "sim";
   std::string camera = "sim";
   std::string printer = "sim";
+
+  // [identity]
+  bool nciis_check = true;  // ask NCIIS through head office after reading a resident ID card
 
   // [log]
   std::filesystem::path log_file;  // empty: standard error
@@ -58,5 +67,8 @@ Result<KioskConfig> load_kiosk_config(const std::filesystem::path& file);
 Result<KioskConfig> parse_kiosk_config(std::string_view text, std::string source_name, std::filesystem::path base_dir);
 
 KioskSettings session_settings(const KioskConfig& config);
+
+// The ID-card reader's device path: the configured one, or the simulator's link for "sim".
+std::filesystem::path id_reader_path(const KioskConfig& config);
 
 }  // namespace kiosk

@@ -12,9 +12,12 @@
 #include <string>
 #include <thread>
 
+#include "kiosk/app/identity_worker.hpp"
 #include "kiosk/core/event_queue.hpp"
 #include "kiosk/core/log.hpp"
+#include "kiosk/core/policy/rule_pack.hpp"
 #include "sync/client/https_client.hpp"
+#include "sync/client/nciis_client.hpp"
 #include "ui/common/fonts.hpp"
 #include "ui/common/po_catalog.hpp"
 #include "ui/common/script_runner.hpp"
@@ -55,6 +58,36 @@ class Ticker {
   std::jthread thread_;
 };
 
+// NCIIS through head office, on the identity thread. The client is created per kiosk run; a
+// client that cannot be created makes every check a transport failure (retry, never a bypass).
+NciisCheck make_nciis_check(const KioskConfig& config) {
+  auto client = sync::HttpsClient::create(
+      config.gateway_url,
+      sync::TlsIdentity{
+          .ca_file = config.gateway_ca_file, .cert_file = config.device_cert_file, .key_file = config.device_key_file},
+      std::chrono::duration_cast<std::chrono::milliseconds>(config.gateway_timeout));
+  if (!client) {
+    const Error problem = client.error();
+    return
+        [problem](const std::string&, const std::string&) -> Result<NciisOutcome> { return std::unexpected(problem); };
+  }
+  auto shared = std::make_shared<sync::HttpsClient>(std::move(*client));
+  const std::string device_id = config.device_id;
+  return [shared, device_id](const std::string& name, const std::string& id_number) -> Result<NciisOutcome> {
+    const auto now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    auto answer = sync::check_identity(
+        *shared, sync::NciisQuery{
+                     .transaction_id = device_id + "-" + std::to_string(now_ms), .name = name, .id_number = id_number});
+    if (!answer) return std::unexpected(answer.error());
+    return NciisOutcome{.result = std::string(sync::to_string(answer->result)),
+                        .request_id = answer->request_id,
+                        .checked_at = answer->checked_at,
+                        .photo_sha256 = answer->photo_sha256};
+  };
+}
+
 bool maintenance_chord(const SDL_KeyboardEvent& key) {
   const Uint16 mod = key.keysym.mod;
   return key.keysym.sym == SDLK_q && (mod & KMOD_CTRL) != 0 && (mod & KMOD_ALT) != 0 && (mod & KMOD_SHIFT) != 0;
@@ -90,6 +123,17 @@ long resident_kib() {
   return 0;
 }
 
+std::filesystem::path resolve_rule_pack(const std::filesystem::path& configured) {
+  if (!configured.empty()) return configured;
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto beside = exe.parent_path() / ".." / "share" / "csdc-kiosk" / "default-rulepack.toml";
+    if (std::filesystem::exists(beside, ec)) return beside.lexically_normal();
+  }
+  return KIOSK_BUILD_TREE_RULE_PACK;
+}
+
 std::filesystem::path resolve_catalog_dir(const std::optional<std::filesystem::path>& preferred,
                                           const std::filesystem::path& configured) {
   std::error_code ec;
@@ -108,6 +152,27 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
   KioskRunResult result;
   SystemClock clock;
   KioskSession session(session_settings(config), clock);
+
+  // The rule pack says which identity documents this kiosk's channel accepts (REQ-08).
+  std::string pack_key;
+  if (!config.rule_pack_public_key.empty()) {
+    auto key = policy::read_bounded_file(config.rule_pack_public_key, 64 * 1024);
+    if (!key) {
+      log::error("start_failed", {{"code", key.error().code}, {"message", key.error().message}});
+      result.exit_code = 2;
+      return result;
+    }
+    pack_key = *key;
+  }
+  auto pack = policy::load_rule_pack(
+      options.rule_pack.empty() ? resolve_rule_pack(config.rule_pack) : options.rule_pack,
+      config.device_mode == DeviceMode::production ? policy::LoadMode::production : policy::LoadMode::simulator,
+      pack_key);
+  if (!pack) {
+    log::error("start_failed", {{"code", pack.error().code}, {"message", pack.error().message}});
+    result.exit_code = 2;
+    return result;
+  }
 
   auto catalogs = ui::load_catalogs(options.catalog_dir);
   if (!catalogs) {
@@ -139,7 +204,29 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
   }
   ui::apply_kiosk_style();
   const ui::KioskFonts kiosk_fonts{.base = fonts->base, .large = fonts->large, .title = fonts->title};
-  const ui::KioskView view{.device_id = config.device_id};
+  // The decoded chip photo as a texture, rebuilt only when a new photo arrives.
+  struct PhotoTexture {
+    SDL_Texture* texture = nullptr;
+    const void* source = nullptr;
+    ~PhotoTexture() {
+      if (texture != nullptr) SDL_DestroyTexture(texture);
+    }
+  };
+  auto photo_texture = std::make_shared<PhotoTexture>();
+  SDL_Renderer* renderer = window.value()->renderer();
+  const ui::KioskView view{
+      .device_id = config.device_id, .photo_texture = [photo_texture, renderer](const ChipPhoto& photo) -> void* {
+        if (!photo.rgb || photo.rgb->size() != static_cast<std::size_t>(photo.width) * photo.height * 3) return nullptr;
+        if (photo.rgb.get() != photo_texture->source) {
+          if (photo_texture->texture != nullptr) SDL_DestroyTexture(photo_texture->texture);
+          photo_texture->texture =
+              SDL_CreateTexture(renderer, SDL_PIXELFORMAT_RGB24, SDL_TEXTUREACCESS_STATIC, photo.width, photo.height);
+          if (photo_texture->texture != nullptr)
+            SDL_UpdateTexture(photo_texture->texture, nullptr, photo.rgb->data(), photo.width * 3);
+          photo_texture->source = photo.rgb.get();
+        }
+        return photo_texture->texture;
+      }};
   ui::TouchTargets targets;
 
   // Declared before every producer so that it outlives them.
@@ -173,6 +260,15 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
       queue.push(event::GatewayChecked{false, client.error().code});
     }
   }
+
+  IdentityWorkerConfig identity_config;
+  identity_config.reader.device_path = id_reader_path(config).string();
+  identity_config.reader.baud = config.id_reader_baud;
+  identity_config.photo_decoder.library_path = config.id_photo_decoder.string();
+  identity_config.accepted_documents = pack->pack.accepted_documents(channel_of(config.kiosk_mode));
+  identity_config.nciis_check = config.nciis_check;
+  identity_config.evidence_dir = config.state_dir / "evidence";
+  IdentityWorker identity(std::move(identity_config), make_nciis_check(config), queue);
 
   std::optional<ui::ScriptRunner> script;
   if (options.script) script.emplace(*options.script, options.screenshot_dir);
@@ -233,6 +329,11 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
     for (const Event& event : queue.drain()) session.handle(event);
     const KioskState& state = session.state();
     if (state.exit_requested) break;
+    if (state.screen == Screen::place_card) {
+      identity.arm(state.identity_attempt);
+    } else if (state.screen != Screen::reading_card) {
+      identity.disarm();
+    }
     if (state.revision != drawn_revision) {
       drawn_revision = state.revision;
       frames_wanted = std::max(frames_wanted, 2);

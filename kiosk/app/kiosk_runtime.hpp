@@ -22,7 +22,8 @@ struct KioskRunOptions {
   std::optional<ui::Script> script;
   std::filesystem::path screenshot_dir = ".";
   std::chrono::steady_clock::time_point process_start = std::chrono::steady_clock::now();
-  bool gateway_monitor = true;  // tests without a gateway switch the monitor off
+  bool gateway_monitor = true;      // tests without a gateway switch the monitor off
+  std::filesystem::path rule_pack;  // resolved by resolve_rule_pack()
 };
 
 struct KioskRunResult {
@@ -38,6 +39,9 @@ KioskRunResult run_kiosk(const KioskRunOptions& options);
 
 // VmRSS of this process in KiB (from /proc/self/status), 0 if unknown.
 long resident_kib();
+
+// The configured pack, else <exe dir>/../share/csdc-kiosk/default-rulepack.toml, else the build tree's copy.
+std::filesystem::path resolve_rule_pack(const std::filesystem::path& configured);
 
 // The first of: `preferred` (when it holds zh_CN.po), `configured`, <exe dir>/../share/csdc-kiosk/i18n.
 std::filesystem::path resolve_catalog_dir(const std::optional<std::filesystem::path>& preferred,

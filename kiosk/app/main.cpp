@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   kiosk::app::KioskRunOptions options;
   options.process_start = process_start;
   options.catalog_dir = kiosk::app::resolve_catalog_dir(args->catalog_dir, config.catalog_dir);
+  options.rule_pack = kiosk::app::resolve_rule_pack(config.rule_pack);
   if (args->size) {
     options.width = args->size->width;
     options.height = args->size->height;

@@ -15,8 +15,45 @@ std::string_view to_string(Screen screen) {
     case Screen::attract: return "attract";
     case Screen::choose_operation: return "choose_operation";
     case Screen::operation_unavailable: return "operation_unavailable";
+    case Screen::place_card: return "place_card";
+    case Screen::reading_card: return "reading_card";
+    case Screen::identity_result: return "identity_result";
+    case Screen::identity_failed: return "identity_failed";
   }
   return "attract";
+}
+
+std::string_view to_string(IdentityProblem problem) {
+  switch (problem) {
+    case IdentityProblem::card_unreadable: return "card_unreadable";
+    case IdentityProblem::card_removed_early: return "card_removed_early";
+    case IdentityProblem::reader_fault: return "reader_fault";
+    case IdentityProblem::suspect_card: return "suspect_card";
+    case IdentityProblem::document_expired: return "document_expired";
+    case IdentityProblem::document_not_yet_valid: return "document_not_yet_valid";
+    case IdentityProblem::document_not_accepted: return "document_not_accepted";
+    case IdentityProblem::document_imaging_unavailable: return "document_imaging_unavailable";
+    case IdentityProblem::nciis_mismatch: return "nciis_mismatch";
+    case IdentityProblem::nciis_unavailable: return "nciis_unavailable";
+  }
+  return "reader_fault";
+}
+
+bool identity_retry_allowed(IdentityProblem problem) {
+  switch (problem) {
+    case IdentityProblem::card_unreadable:
+    case IdentityProblem::card_removed_early:
+    case IdentityProblem::reader_fault:
+    case IdentityProblem::nciis_unavailable: return true;
+    // A suspect or invalid document, or an NCIIS non-match, ends the business (REQ-06, REQ-07).
+    case IdentityProblem::suspect_card:
+    case IdentityProblem::document_expired:
+    case IdentityProblem::document_not_yet_valid:
+    case IdentityProblem::document_not_accepted:
+    case IdentityProblem::document_imaging_unavailable:
+    case IdentityProblem::nciis_mismatch: return false;
+  }
+  return false;
 }
 
 KioskSession::KioskSession(KioskSettings settings, const Clock& clock)
@@ -27,11 +64,15 @@ KioskSession::KioskSession(KioskSettings settings, const Clock& clock)
 void KioskSession::handle(const Event& event) {
   const KioskState before = state_;
   std::visit([this](const auto& e) { on(e); }, event);
-  const bool changed = before.screen != state_.screen || before.language != state_.language ||
-                       before.operation != state_.operation || before.idle_warning != state_.idle_warning ||
-                       before.idle_seconds_left != state_.idle_seconds_left || before.gateway != state_.gateway ||
-                       before.gateway_problem != state_.gateway_problem ||
-                       before.exit_requested != state_.exit_requested;
+  const bool changed =
+      before.screen != state_.screen || before.language != state_.language || before.operation != state_.operation ||
+      before.idle_warning != state_.idle_warning || before.idle_seconds_left != state_.idle_seconds_left ||
+      before.gateway != state_.gateway || before.gateway_problem != state_.gateway_problem ||
+      before.exit_requested != state_.exit_requested || before.reader != state_.reader ||
+      before.reader_problem != state_.reader_problem || before.identity_attempt != state_.identity_attempt ||
+      before.identity.has_value() != state_.identity.has_value() ||
+      before.identity_problem != state_.identity_problem ||
+      before.identity_problem_code != state_.identity_problem_code;
   if (changed) ++state_.revision;
 }
 
@@ -44,6 +85,7 @@ void KioskSession::touch() {
 void KioskSession::clear_session() {
   state_.screen = Screen::attract;
   state_.operation.reset();
+  forget_identity();
   state_.language = settings_.default_language;
   state_.idle_warning = false;
   state_.idle_seconds_left = std::chrono::seconds{0};
@@ -62,18 +104,31 @@ void KioskSession::on(const event::ChooseOperation& e) {
   touch();
   if (state_.screen != Screen::choose_operation) return;
   state_.operation = e.operation;
-  // The transaction workflows arrive with the rule pack; until then every operation is refused
-  // openly so the investor is sent to the counter instead of being shown a pretend success.
-  state_.screen = Screen::operation_unavailable;
-  log::info("operation_refused",
-            {{"operation", std::string(to_string(e.operation))}, {"code", "OPERATION_NOT_AVAILABLE"}});
+  // Every operation starts by proving who the investor is (REQ-05).
+  begin_identity();
+}
+
+void KioskSession::begin_identity() {
+  forget_identity();
+  ++state_.identity_attempt;
+  state_.screen = Screen::place_card;
+  log::info("identity_started", {{"attempt", std::to_string(state_.identity_attempt)}});
+}
+
+void KioskSession::forget_identity() {
+  state_.identity.reset();
+  state_.identity_problem.reset();
+  state_.identity_problem_code.clear();
 }
 
 void KioskSession::on(const event::Back&) {
   touch();
-  if (state_.screen == Screen::operation_unavailable) {
+  if (state_.screen == Screen::operation_unavailable || state_.screen == Screen::place_card ||
+      state_.screen == Screen::identity_failed) {
     state_.screen = Screen::choose_operation;
     state_.operation.reset();
+    forget_identity();
+    ++state_.identity_attempt;  // a read still running belongs to no one now
   } else if (state_.screen == Screen::choose_operation) {
     clear_session();
   }
@@ -111,6 +166,57 @@ void KioskSession::on(const event::Tick&) {
 void KioskSession::on(const event::GatewayChecked& e) {
   state_.gateway = e.reachable ? GatewayLink::online : GatewayLink::offline;
   state_.gateway_problem = e.reachable ? std::string() : e.problem_code;
+}
+
+void KioskSession::on(const event::CardReaderStatus& e) {
+  state_.reader = e.online ? ReaderLink::online : ReaderLink::offline;
+  state_.reader_problem = e.online ? std::string() : e.problem_code;
+}
+
+void KioskSession::on(const event::CardDetected& e) {
+  if (e.attempt != state_.identity_attempt || state_.screen != Screen::place_card) return;
+  touch();  // placing a card is activity
+  state_.screen = Screen::reading_card;
+}
+
+void KioskSession::on(const event::IdentityVerified& e) {
+  if (e.attempt != state_.identity_attempt) return;
+  if (state_.screen != Screen::place_card && state_.screen != Screen::reading_card) return;
+  touch();
+  state_.identity = e.summary;
+  state_.screen = Screen::identity_result;
+  log::info("identity_verified", {{"attempt", std::to_string(e.attempt)},
+                                  {"document_type", e.summary.document_type},
+                                  {"nciis", e.summary.nciis_result.empty() ? "not_checked" : e.summary.nciis_result}});
+}
+
+void KioskSession::on(const event::IdentityFailed& e) {
+  if (e.attempt != state_.identity_attempt) return;
+  if (state_.screen != Screen::place_card && state_.screen != Screen::reading_card) return;
+  touch();
+  state_.identity.reset();
+  state_.identity_problem = e.problem;
+  state_.identity_problem_code = e.code;
+  state_.screen = Screen::identity_failed;
+  log::info("identity_failed",
+            {{"attempt", std::to_string(e.attempt)}, {"problem", std::string(to_string(e.problem))}, {"code", e.code}});
+}
+
+void KioskSession::on(const event::RetryIdentity&) {
+  touch();
+  if (state_.screen != Screen::identity_failed || !state_.identity_problem) return;
+  if (!identity_retry_allowed(*state_.identity_problem)) return;  // REQ-06: never a bypass
+  begin_identity();
+}
+
+void KioskSession::on(const event::ContinueAfterIdentity&) {
+  touch();
+  if (state_.screen != Screen::identity_result || !state_.operation) return;
+  // The rest of the transaction (consent, form, witness, token) arrives with the next issues;
+  // until then the kiosk says so openly instead of pretending to go on.
+  state_.screen = Screen::operation_unavailable;
+  log::info("operation_refused",
+            {{"operation", std::string(to_string(*state_.operation))}, {"code", "OPERATION_NOT_AVAILABLE"}});
 }
 
 void KioskSession::on(const event::MaintenanceExit&) {

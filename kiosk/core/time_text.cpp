@@ -23,4 +23,13 @@ std::string utc_iso8601(TimePoint time, TimePrecision precision) {
   return result + "Z";
 }
 
+std::chrono::year_month_day local_date(TimePoint time) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm local{};
+  ::localtime_r(&seconds, &local);
+  return std::chrono::year_month_day{std::chrono::year{local.tm_year + 1900},
+                                     std::chrono::month{static_cast<unsigned>(local.tm_mon + 1)},
+                                     std::chrono::day{static_cast<unsigned>(local.tm_mday)}};
+}
+
 }  // namespace kiosk

@@ -12,4 +12,8 @@ enum class TimePrecision { seconds, milliseconds };
 
 std::string utc_iso8601(TimePoint time, TimePrecision precision = TimePrecision::seconds);
 
+// The calendar date at `time` in the machine's local time zone: a document's validity (REQ-07) is
+// judged by the date at the branch, not in UTC.
+std::chrono::year_month_day local_date(TimePoint time);
+
 }  // namespace kiosk

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "hal/idcard/reader.hpp"
 #include "sync/client/https_client.hpp"
 
 namespace kiosk::ctl {
@@ -239,6 +240,29 @@ Check check_device(std::string_view key, std::string_view value) {
   return pass(name, label + " " + path.string() + " is present");
 }
 
+Check check_id_reader(const KioskConfig& config) {
+  const std::string name = "devices.id_reader";
+  hal::idcard::ReaderConfig reader_config;
+  reader_config.device_path = id_reader_path(config).string();
+  reader_config.baud = config.id_reader_baud;
+  reader_config.timeouts.status = std::chrono::milliseconds{1000};
+  hal::idcard::IdCardReader reader(reader_config);
+  auto status = reader.sam_status();
+  const std::string where = config.id_reader == "sim" ? "simulated reader at " + reader_config.device_path
+                                                      : "ID card reader at " + reader_config.device_path;
+  if (status) return pass(name, where + " answers; SAM id " + status->id.to_string());
+  const std::string detail = where + ": " + status.error().error.code + ": " + status.error().error.message;
+  if (config.id_reader == "sim") {
+    return failed(name, detail,
+                  "start idcard-sim with --link " + reader_config.device_path +
+                      " (tools/demo.sh does), or configure the real reader's path in [devices] id_reader");
+  }
+  return failed(name, detail,
+                "check the reader's USB cable and power, that [devices] id_reader names its serial device and "
+                "id_reader_baud its speed; then run kioskctl idcard sam --device " +
+                    reader_config.device_path);
+}
+
 std::vector<Check> run_checks(const KioskConfig& config, const DiagnoseLimits& limits) {
   std::vector<Check> checks;
   checks.push_back(check_gateway(config));
@@ -250,7 +274,7 @@ std::vector<Check> run_checks(const KioskConfig& config, const DiagnoseLimits& l
                                       "install the fonts-noto-cjk package or fix [ui] font_file"));
   checks.push_back(check_state_dir(config));
   checks.push_back(check_disk_space(config, limits));
-  checks.push_back(check_device("id_reader", config.id_reader));
+  checks.push_back(check_id_reader(config));
   checks.push_back(check_device("token_module", config.token_module));
   checks.push_back(check_device("camera", config.camera));
   checks.push_back(check_device("printer", config.printer));

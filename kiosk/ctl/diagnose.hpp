@@ -46,6 +46,9 @@ std::vector<Check> run_checks(const KioskConfig& config, const DiagnoseLimits& l
 Check check_gateway(const KioskConfig& config);
 Check check_device_certificate(const KioskConfig& config, const DiagnoseLimits& limits);
 Check check_device(std::string_view key, std::string_view value);
+// devices.id_reader: asks the reader (the real driver; for "sim" the simulator's link) for its SAM
+// status and id with short timeouts. Pass names the SAM id; fail gives the driver's code.
+Check check_id_reader(const KioskConfig& config);
 
 // {"kioskctl_version","config","checks":[...],"summary":{"pass","warn","fail"}}
 std::string report_json(const DiagnoseReport& report);

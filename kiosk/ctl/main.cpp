@@ -8,6 +8,7 @@
 
 #include "kiosk/ctl/audit_command.hpp"
 #include "kiosk/ctl/diagnose.hpp"
+#include "kiosk/ctl/idcard_command.hpp"
 #include "kiosk/ctl/journal_command.hpp"
 #include "kiosk/ctl/policy_command.hpp"
 #include "kiosk/ctl/staff_command.hpp"
@@ -25,6 +26,7 @@ Usage:
   kioskctl journal show TXID [--db PATH] [--json]
   kioskctl audit verify [--db PATH]
   kioskctl staff roster --format csv|json
+  kioskctl idcard read|sam --device PATH [--baud N] [--timeout-ms N] [--json]
   kioskctl version
   kioskctl help [COMMAND] | kioskctl COMMAND --help
 
@@ -36,6 +38,7 @@ Commands:
   journal    show one transaction from the kiosk's journal: steps, actors, times, evidence hashes
   audit      verify the tamper-evident audit log and name the first altered entry
   staff      the public roster of eligible witnesses, operators and reviewers (REQ-13)
+  idcard     read the card on the ID-card reader, or show the reader's SAM id and status
   version    print the program version, build type, compiler and library versions
 
 The default configuration file is /etc/csdc-kiosk/kiosk.toml.
@@ -126,6 +129,7 @@ int main(int argc, char** argv) {
     if (topic == "journal") return kiosk::ctl::run_journal_command(help, stdout, stderr);
     if (topic == "audit") return kiosk::ctl::run_audit_command(help, stdout, stderr);
     if (topic == "staff") return kiosk::ctl::run_staff_command(help, stdout, stderr);
+    if (topic == "idcard") return kiosk::ctl::run_idcard_command(help, stdout, stderr);
     std::fputs(topic == "diagnose" ? kDiagnoseHelp : topic == "version" ? kVersionHelp : kMainHelp, stdout);
     return 0;
   }
@@ -144,5 +148,6 @@ int main(int argc, char** argv) {
   if (command == "journal") return kiosk::ctl::run_journal_command(args, stdout, stderr);
   if (command == "audit") return kiosk::ctl::run_audit_command(args, stdout, stderr);
   if (command == "staff") return kiosk::ctl::run_staff_command(args, stdout, stderr);
+  if (command == "idcard") return kiosk::ctl::run_idcard_command(args, stdout, stderr);
   return usage_error("unknown command '" + command + "'");
 }

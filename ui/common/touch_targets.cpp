@@ -44,6 +44,8 @@ std::vector<std::string> check_touch_rules(const std::vector<TouchTarget>& targe
     if (t.background) continue;
     for (std::size_t j = i + 1; j < targets.size(); ++j) {
       const TouchTarget& u = targets[j];
+      // Two widgets with one id share ImGui's press state: neither answers reliably.
+      if (u.id == t.id) problems.push_back(t.id + " is used by two targets on one screen");
       if (u.background) continue;
       const float g = gap(t.rect, u.rect);
       if (g < min_spacing) {

@@ -47,7 +47,8 @@ class TouchTargets {
 inline constexpr float kMinTouchSizePx = 120.0f;
 inline constexpr float kMinTouchSpacingPx = 24.0f;
 
-// One message per violation ("op.apply is 100x80 px, below 120 px"); empty when all is well.
+// One message per violation ("op.apply is 100x80 px, below 120 px", an id used twice); empty
+// when all is well.
 std::vector<std::string> check_touch_rules(const std::vector<TouchTarget>& targets, float min_size = kMinTouchSizePx,
                                            float min_spacing = kMinTouchSpacingPx);
 

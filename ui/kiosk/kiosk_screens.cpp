@@ -3,7 +3,10 @@
 #include <imgui.h>
 
 #include <algorithm>
+#include <functional>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "ui/common/widgets.hpp"
 
@@ -130,6 +133,152 @@ void draw_unavailable(const Layout& l, const KioskState& state, const Catalog& c
   }
 }
 
+// A large centred heading with an optional body and hint below it; returns the y below them.
+float draw_message(const Layout& l, const KioskFonts& f, const std::string& title, const std::string& body,
+                   const std::string& hint, float top) {
+  ImDrawList& draw = *ImGui::GetWindowDrawList();
+  const float cx = l.width / 2;
+  const float text_width = l.width - l.px(360);
+  float y = draw_centred(draw, f.title, title, cx, top, text_width, kText);
+  if (!body.empty()) y = draw_centred(draw, f.large, body, cx, y + l.px(40), text_width, kText);
+  if (!hint.empty()) y = draw_centred(draw, f.base, hint, cx, y + l.px(24), text_width, kTextSecondary);
+  return y;
+}
+
+// A row of buttons centred at `y`: the last one is the primary action.
+void draw_buttons(const Layout& l, const KioskFonts& f, TouchTargets& targets, float y,
+                  const std::vector<std::pair<const char*, std::string>>& buttons, const IntentSink& post,
+                  const std::function<Event(std::string_view)>& intent_for) {
+  const float gap = l.px(48);
+  std::vector<ImVec2> sizes;
+  float total = 0;
+  for (const auto& [id, label] : buttons) {
+    sizes.emplace_back(std::max(l.px(420), text_size(f.large, label).x + l.px(120)), l.px(128));
+    total += sizes.back().x;
+  }
+  total += gap * static_cast<float>(buttons.size() - 1);
+  float x = (l.width - total) / 2;
+  for (std::size_t i = 0; i < buttons.size(); ++i) {
+    const bool last = i + 1 == buttons.size();
+    if (touch_button(targets, buttons[i].first, buttons[i].second, ImVec2(x, y), sizes[i],
+                     last ? primary(f.large) : secondary(f.large))) {
+      post(intent_for(buttons[i].first));
+    }
+    x += sizes[i].x + gap;
+  }
+}
+
+Event intent_for_id(std::string_view id) {
+  if (id == "identity.retry") return event::RetryIdentity{};
+  if (id == "identity.continue") return event::ContinueAfterIdentity{};
+  if (id == "identity.finish") return event::EndSession{};
+  return event::Back{};
+}
+
+// The reader drawn as a flat plate with a card above it: where the card goes, without words.
+void draw_reader_picture(const Layout& l, float cx, float top, bool card_on_reader) {
+  ImDrawList& draw = *ImGui::GetWindowDrawList();
+  const ImVec2 plate(l.px(360), l.px(150));
+  const ImVec2 a(cx - plate.x / 2, top + l.px(110));
+  draw.AddRectFilled(a, ImVec2(a.x + plate.x, a.y + plate.y), kCard, 20);
+  draw.AddRect(a, ImVec2(a.x + plate.x, a.y + plate.y), kLine, 20, 0, 3);
+  const ImVec2 card(l.px(250), l.px(158));
+  const float card_y = card_on_reader ? a.y - l.px(4) : top;
+  const ImVec2 c(cx - card.x / 2, card_y);
+  draw.AddRectFilled(c, ImVec2(c.x + card.x, c.y + card.y), kAccentTint, 14);
+  draw.AddRect(c, ImVec2(c.x + card.x, c.y + card.y), kAccent, 14, 0, 3);
+  draw.AddRectFilled(ImVec2(c.x + l.px(24), c.y + l.px(36)), ImVec2(c.x + l.px(84), c.y + l.px(112)), kLine, 6);
+  for (int line = 0; line < 3; ++line) {
+    const float y = c.y + l.px(44) + static_cast<float>(line) * l.px(24);
+    draw.AddRectFilled(ImVec2(c.x + l.px(104), y), ImVec2(c.x + card.x - l.px(24), y + l.px(10)), kLine, 4);
+  }
+}
+
+void draw_place_card(const Layout& l, const KioskState& state, const Catalog& c, const KioskFonts& f,
+                     TouchTargets& targets, const IntentSink& post) {
+  draw_reader_picture(l, l.width / 2, l.px(90), false);
+  const bool reader_down = state.reader == ReaderLink::offline;
+  const float y = draw_message(l, f, c.text("identity.place.title"),
+                               reader_down ? c.text("identity.place.reader_offline") : c.text("identity.place.body"),
+                               c.text("identity.place.hint"), l.px(400));
+  draw_buttons(l, f, targets, std::min(y + l.px(64), l.status_top - l.px(180)), {{"back", c.text("identity.back")}},
+               post, intent_for_id);
+}
+
+void draw_reading(const Layout& l, const Catalog& c, const KioskFonts& f) {
+  draw_reader_picture(l, l.width / 2, l.px(90), true);
+  draw_message(l, f, c.text("identity.reading.title"), c.text("identity.reading.body"), "", l.px(400));
+}
+
+void draw_identity_result(const Layout& l, const KioskState& state, const Catalog& c, const KioskFonts& f,
+                          const KioskView& view, TouchTargets& targets, const IntentSink& post) {
+  if (!state.identity) return;
+  const IdentitySummary& who = *state.identity;
+  ImDrawList& draw = *ImGui::GetWindowDrawList();
+  const float cx = l.width / 2;
+  float y = draw_centred(draw, f.title, c.text("identity.result.title"), cx, l.px(60), l.width - l.px(240), kText);
+
+  // The card: photo (or why there is none) on the left, masked fields on the right.
+  const ImVec2 card(l.px(1280), l.px(480));
+  const ImVec2 a(cx - card.x / 2, y + l.px(40));
+  draw.AddRectFilled(a, ImVec2(a.x + card.x, a.y + card.y), kCard, 20);
+  draw.AddRect(a, ImVec2(a.x + card.x, a.y + card.y), kLine, 20, 0, 2);
+  const ImVec2 photo_pos(a.x + l.px(56), a.y + l.px(56));
+  const ImVec2 photo_size(l.px(306), l.px(378));  // 102 x 126 at 3x
+  void* texture =
+      (who.photo.status == PhotoStatus::decoded && view.photo_texture) ? view.photo_texture(who.photo) : nullptr;
+  if (texture != nullptr) {
+    draw.AddImage(texture, photo_pos, ImVec2(photo_pos.x + photo_size.x, photo_pos.y + photo_size.y));
+  } else {
+    draw.AddRectFilled(photo_pos, ImVec2(photo_pos.x + photo_size.x, photo_pos.y + photo_size.y), kWhite, 8);
+    draw.AddRect(photo_pos, ImVec2(photo_pos.x + photo_size.x, photo_pos.y + photo_size.y), kLine, 8, 0, 2);
+    const char* key = who.photo.status == PhotoStatus::decode_failed ? "identity.photo.decode_failed"
+                                                                     : "identity.photo.not_installed";
+    draw_centred(draw, f.base, c.text(key), photo_pos.x + photo_size.x / 2, photo_pos.y + photo_size.y / 2 - l.px(40),
+                 photo_size.x - l.px(32), kTextSecondary);
+  }
+  const float fx = photo_pos.x + photo_size.x + l.px(64);
+  const float fw = a.x + card.x - fx - l.px(48);
+  float fy = a.y + l.px(64);
+  const auto field = [&](const std::string& label, const std::string& value) {
+    draw_left(draw, f.base, label, fx, fy, fw, kTextSecondary);
+    fy = draw_left(draw, f.large, value, fx, fy + l.px(40), fw, kText) + l.px(24);
+  };
+  field(c.text("identity.field.document"), c.text("identity.doc." + who.document_type));
+  field(c.text("identity.field.name"), who.masked_name);
+  field(c.text("identity.field.number"), who.masked_number);
+  field(c.text("identity.field.valid_until"),
+        who.valid_until == "long-term" ? c.text("identity.valid.long_term") : who.valid_until);
+  const std::string check =
+      who.nciis_result == "MATCH" ? c.text("identity.nciis.match") : c.text("identity.nciis.not_checked");
+  y = draw_centred(draw, f.base, check, cx, a.y + card.y + l.px(24), l.width - l.px(240), kOnline);
+  draw_buttons(l, f, targets, std::min(y + l.px(32), l.status_top - l.px(160)),
+               {{"back", c.text("identity.not_me")}, {"identity.continue", c.text("identity.continue")}}, post,
+               intent_for_id);
+}
+
+void draw_identity_failed(const Layout& l, const KioskState& state, const Catalog& c, const KioskFonts& f,
+                          TouchTargets& targets, const IntentSink& post) {
+  if (!state.identity_problem) return;
+  const std::string problem(to_string(*state.identity_problem));
+  ImDrawList& draw = *ImGui::GetWindowDrawList();
+  const float r = l.px(56);
+  const ImVec2 centre(l.width / 2, l.px(170));
+  draw.AddCircleFilled(centre, r, kAccent, 48);
+  const ImVec2 mark = text_size(f.title, "!");
+  draw.AddText(f.title, f.title->FontSize, ImVec2(centre.x - mark.x / 2, centre.y - mark.y / 2), kWhite, "!");
+  const float y = draw_message(l, f, c.text("identity.problem." + problem + ".title"),
+                               c.text("identity.problem." + problem + ".action"),
+                               c.text("identity.problem.code", {{"code", state.identity_problem_code}}), l.px(260));
+  std::vector<std::pair<const char*, std::string>> buttons;
+  if (identity_retry_allowed(*state.identity_problem)) {
+    buttons = {{"back", c.text("identity.back")}, {"identity.retry", c.text("identity.retry")}};
+  } else {
+    buttons = {{"identity.finish", c.text("identity.finish")}};
+  }
+  draw_buttons(l, f, targets, std::min(y + l.px(64), l.status_top - l.px(180)), buttons, post, intent_for_id);
+}
+
 void draw_status_bar(const Layout& l, const KioskState& state, const Catalog& c, const KioskFonts& f,
                      const KioskView& view, TouchTargets& targets, const IntentSink& post) {
   ImDrawList& draw = *ImGui::GetWindowDrawList();
@@ -151,6 +300,18 @@ void draw_status_bar(const Layout& l, const KioskState& state, const Catalog& c,
   const float line_y = mid - f.base->FontSize / 2;
   draw.AddText(f.base, f.base->FontSize, ImVec2(x, line_y), kText, gateway.c_str());
   x += text_size(f.base, gateway).x + l.px(56);
+  const bool reader_ok = state.reader == ReaderLink::online;
+  draw.AddCircleFilled(ImVec2(x + l.px(12), mid), l.px(12),
+                       reader_ok                             ? kOnline
+                       : state.reader == ReaderLink::offline ? kAccent
+                                                             : kChecking,
+                       24);
+  x += l.px(40);
+  const std::string reader = c.text(reader_ok                             ? "status.reader.online"
+                                    : state.reader == ReaderLink::offline ? "status.reader.offline"
+                                                                          : "status.reader.checking");
+  draw.AddText(f.base, f.base->FontSize, ImVec2(x, line_y), kText, reader.c_str());
+  x += text_size(f.base, reader).x + l.px(56);
   const std::string device = c.text("status.device", {{"device_id", view.device_id}});
   draw.AddText(f.base, f.base->FontSize, ImVec2(x, line_y), kTextSecondary, device.c_str());
 
@@ -234,6 +395,10 @@ void draw_kiosk(const KioskState& state, const Catalog& catalog, const KioskFont
     case Screen::attract: draw_attract(l, catalog, fonts, targets, post); break;
     case Screen::choose_operation: draw_menu(l, catalog, fonts, targets, post); break;
     case Screen::operation_unavailable: draw_unavailable(l, state, catalog, fonts, targets, post); break;
+    case Screen::place_card: draw_place_card(l, state, catalog, fonts, targets, post); break;
+    case Screen::reading_card: draw_reading(l, catalog, fonts); break;
+    case Screen::identity_result: draw_identity_result(l, state, catalog, fonts, view, targets, post); break;
+    case Screen::identity_failed: draw_identity_failed(l, state, catalog, fonts, targets, post); break;
   }
   draw_status_bar(l, state, catalog, fonts, view, targets, post);
   ImGui::EndDisabled();

@@ -2,7 +2,8 @@
 // turns touches into intents (kiosk::Event) handed to `post`; it never calls a device or the
 // network and never changes state itself. Every touchable element registers a stable target id:
 //   start (the whole attract screen), op.apply op.renew op.reissue op.freeze op.unfreeze op.revoke,
-//   back, still_here, lang.toggle, end_session.
+//   back, still_here, lang.toggle, end_session, identity.retry, identity.continue,
+//   identity.finish.
 #pragma once
 
 #include <functional>
@@ -24,6 +25,9 @@ struct KioskFonts {
 
 struct KioskView {
   std::string device_id;
+  // Turns a decoded chip photo into a texture the renderer can draw (owned by the program);
+  // empty, or returning null, means the photo is not drawn.
+  std::function<void*(const ChipPhoto&)> photo_texture;
 };
 
 using IntentSink = std::function<void(const Event&)>;

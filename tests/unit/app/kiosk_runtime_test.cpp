@@ -25,7 +25,7 @@ KioskRunOptions headless(std::string_view script_text) {
   return options;
 }
 
-TEST(KioskRuntime, ScriptTapsThroughToOperationUnavailable) {
+TEST(KioskRuntime, ScriptTapsThroughToTheIdentityCheck) {
   const auto result = run_kiosk(headless(R"(wait_frames 2
 expect_screen attract
 screenshot attract
@@ -34,11 +34,11 @@ wait_frames 3
 expect_screen choose_operation
 tap op.freeze
 wait_frames 3
-expect_screen operation_unavailable
+expect_screen place_card
 quit
 )"));
   EXPECT_EQ(result.exit_code, 0);
-  EXPECT_EQ(result.final_state.screen, Screen::operation_unavailable);
+  EXPECT_EQ(result.final_state.screen, Screen::place_card);
   EXPECT_TRUE(std::filesystem::exists(std::filesystem::temp_directory_path() / "kiosk_runtime_test" / "attract.png"));
 }
 

@@ -24,15 +24,93 @@ TEST_F(KioskSessionTest, StartsOnTheAttractScreenInChinese) {
   EXPECT_EQ(session.state().language, Language::zh_CN);
 }
 
-TEST_F(KioskSessionTest, TouchStartsASessionAndOperationsAreRefusedOpenly) {
+TEST_F(KioskSessionTest, EveryOperationStartsWithTheIdentityCheck) {
   session.handle(event::Start{});
   EXPECT_EQ(session.state().screen, Screen::choose_operation);
   session.handle(event::ChooseOperation{Operation::freeze});
-  EXPECT_EQ(session.state().screen, Screen::operation_unavailable);
+  EXPECT_EQ(session.state().screen, Screen::place_card);
   EXPECT_EQ(session.state().operation, Operation::freeze);
+  EXPECT_EQ(session.state().identity_attempt, 1u);
   session.handle(event::Back{});
   EXPECT_EQ(session.state().screen, Screen::choose_operation);
   EXPECT_FALSE(session.state().operation.has_value());
+}
+
+IdentitySummary summary() {
+  return IdentitySummary{.document_type = "prc-id",
+                         .masked_name = "测*",
+                         .masked_number = "1101**********002X",
+                         .valid_until = "long-term",
+                         .nciis_result = "MATCH",
+                         .photo = {}};
+}
+
+TEST_F(KioskSessionTest, ACardReadLeadsToTheResultAndThenToAnOpenRefusalOfTheRest) {
+  session.handle(event::Start{});
+  session.handle(event::ChooseOperation{Operation::apply});
+  const auto attempt = session.state().identity_attempt;
+  session.handle(event::CardDetected{attempt});
+  EXPECT_EQ(session.state().screen, Screen::reading_card);
+  session.handle(event::IdentityVerified{attempt, summary()});
+  EXPECT_EQ(session.state().screen, Screen::identity_result);
+  ASSERT_TRUE(session.state().identity);
+  EXPECT_EQ(session.state().identity->masked_number, "1101**********002X");
+  session.handle(event::ContinueAfterIdentity{});
+  EXPECT_EQ(session.state().screen, Screen::operation_unavailable);
+  session.handle(event::EndSession{});
+  EXPECT_EQ(session.state().screen, Screen::attract);
+  EXPECT_FALSE(session.state().identity);  // the investor's data is forgotten with the session
+}
+
+TEST_F(KioskSessionTest, ResultsOfAnOlderAttemptAreIgnored) {
+  session.handle(event::Start{});
+  session.handle(event::ChooseOperation{Operation::apply});
+  const auto old_attempt = session.state().identity_attempt;
+  session.handle(event::Back{});
+  session.handle(event::ChooseOperation{Operation::renew});
+  ASSERT_NE(session.state().identity_attempt, old_attempt);
+  session.handle(event::CardDetected{old_attempt});
+  session.handle(event::IdentityVerified{old_attempt, summary()});
+  EXPECT_EQ(session.state().screen, Screen::place_card);
+  EXPECT_FALSE(session.state().identity);
+}
+
+TEST_F(KioskSessionTest, RetryableProblemsOfferANewAttempt) {
+  session.handle(event::Start{});
+  session.handle(event::ChooseOperation{Operation::apply});
+  const auto attempt = session.state().identity_attempt;
+  session.handle(event::IdentityFailed{attempt, IdentityProblem::card_removed_early, "IDCARD_CARD_MOVED"});
+  EXPECT_EQ(session.state().screen, Screen::identity_failed);
+  EXPECT_EQ(session.state().identity_problem_code, "IDCARD_CARD_MOVED");
+  session.handle(event::RetryIdentity{});
+  EXPECT_EQ(session.state().screen, Screen::place_card);
+  EXPECT_EQ(session.state().identity_attempt, attempt + 1);
+  EXPECT_FALSE(session.state().identity_problem);
+}
+
+// REQ-06 and REQ-07: a mismatch at NCIIS or an expired document ends the business; no retry.
+TEST_F(KioskSessionTest, FinalProblemsCannotBeRetried) {
+  for (const auto problem : {IdentityProblem::nciis_mismatch, IdentityProblem::document_expired,
+                             IdentityProblem::suspect_card, IdentityProblem::document_not_accepted}) {
+    session.handle(event::EndSession{});
+    session.handle(event::Start{});
+    session.handle(event::ChooseOperation{Operation::apply});
+    const auto attempt = session.state().identity_attempt;
+    session.handle(event::IdentityFailed{attempt, problem, "X"});
+    ASSERT_EQ(session.state().screen, Screen::identity_failed);
+    session.handle(event::RetryIdentity{});
+    EXPECT_EQ(session.state().screen, Screen::identity_failed) << to_string(problem);
+    EXPECT_FALSE(identity_retry_allowed(problem));
+  }
+  EXPECT_TRUE(identity_retry_allowed(IdentityProblem::nciis_unavailable));  // REQ-06: ERROR may be retried
+}
+
+TEST_F(KioskSessionTest, ReaderStatusIsTracked) {
+  session.handle(event::CardReaderStatus{false, "IDCARD_NO_DEVICE"});
+  EXPECT_EQ(session.state().reader, ReaderLink::offline);
+  EXPECT_EQ(session.state().reader_problem, "IDCARD_NO_DEVICE");
+  session.handle(event::CardReaderStatus{true, ""});
+  EXPECT_EQ(session.state().reader, ReaderLink::online);
 }
 
 TEST_F(KioskSessionTest, ChoosingAnOperationOutsideTheMenuDoesNothing) {

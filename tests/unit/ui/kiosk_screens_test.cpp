@@ -45,7 +45,7 @@ class KioskScreens : public testing::Test {
     window_->begin_frame();
     targets_.begin_frame();
     std::vector<Event> intents;
-    draw_kiosk(session_.state(), catalogs_.get(session_.state().language), fonts_, KioskView{"SIM-0001"}, targets_,
+    draw_kiosk(session_.state(), catalogs_.get(session_.state().language), fonts_, KioskView{"SIM-0001", {}}, targets_,
                [&intents](const Event& ev) { intents.push_back(ev); });
     targets_.end_frame();
     window_->render(255, 255, 255);
@@ -71,7 +71,7 @@ class KioskScreens : public testing::Test {
   KioskSession session_{KioskSettings{}, clock_};
 };
 
-TEST_F(KioskScreens, ScriptedTapsReachOperationUnavailable) {
+TEST_F(KioskScreens, ScriptedTapsReachTheIdentityCheck) {
   auto script = parse_script(R"(wait_frames 1
 expect_screen attract
 tap start
@@ -79,7 +79,7 @@ wait_frames 3
 expect_screen choose_operation
 tap op.freeze
 wait_frames 3
-expect_screen operation_unavailable
+expect_screen place_card
 quit
 )",
                              "test.script");
@@ -88,7 +88,7 @@ quit
   for (int i = 0; i < 60 && runner.active(); ++i) frame(&runner);
   EXPECT_EQ(runner.status(), ScriptRunner::Status::quit);
   EXPECT_EQ(runner.exit_code(), kScriptExitQuit);
-  EXPECT_EQ(session_.state().screen, Screen::operation_unavailable);
+  EXPECT_EQ(session_.state().screen, Screen::place_card);
   ASSERT_TRUE(session_.state().operation);
   EXPECT_EQ(*session_.state().operation, Operation::freeze);
 }
@@ -134,13 +134,60 @@ TEST_F(KioskScreens, EveryScreenMeetsTheTouchRules) {
   expect_touch_rules();
 }
 
+// The identity screens in both languages, every failure with its own title and action, and the
+// retry button only where a retry is allowed (REQ-06, REQ-07).
+TEST_F(KioskScreens, IdentityScreensMeetTheTouchRules) {
+  for (const Language language : {Language::zh_CN, Language::en}) {
+    session_.handle(event::EndSession{});
+    session_.handle(event::Start{});
+    session_.handle(event::SetLanguage{language});
+    session_.handle(event::ChooseOperation{Operation::apply});
+    frame();
+    EXPECT_TRUE(targets_.find("back"));
+    expect_touch_rules();
+    session_.handle(event::CardReaderStatus{false, "IDCARD_NO_DEVICE"});
+    frame();
+    expect_touch_rules();
+    const auto attempt = session_.state().identity_attempt;
+    session_.handle(event::CardDetected{attempt});
+    frame();
+    EXPECT_EQ(session_.state().screen, Screen::reading_card);
+    session_.handle(event::IdentityVerified{attempt, IdentitySummary{.document_type = "foreign-pr-2023",
+                                                                     .masked_name = "T*** *****",
+                                                                     .masked_number = "9310**********0023",
+                                                                     .valid_until = "2033-03-14",
+                                                                     .nciis_result = "",
+                                                                     .photo = {}}});
+    frame();
+    EXPECT_TRUE(targets_.find("identity.continue"));
+    expect_touch_rules();
+
+    for (int p = 0; p <= static_cast<int>(IdentityProblem::nciis_unavailable); ++p) {
+      const auto problem = static_cast<IdentityProblem>(p);
+      session_.handle(event::EndSession{});
+      session_.handle(event::Start{});
+      session_.handle(event::SetLanguage{language});
+      session_.handle(event::ChooseOperation{Operation::apply});
+      session_.handle(event::IdentityFailed{session_.state().identity_attempt, problem, "CODE"});
+      frame();
+      ASSERT_EQ(session_.state().screen, Screen::identity_failed);
+      EXPECT_EQ(targets_.find("identity.retry").has_value(), identity_retry_allowed(problem)) << to_string(problem);
+      const auto& catalog = catalogs_.get(language);
+      const std::string key = "identity.problem." + std::string(to_string(problem));
+      EXPECT_NE(catalog.text(key + ".title"), key + ".title") << "missing text for " << key;
+      EXPECT_NE(catalog.text(key + ".action"), key + ".action") << "missing text for " << key;
+      expect_touch_rules();
+    }
+  }
+}
+
 TEST_F(KioskScreens, ScreenshotWritesAPng) {
   frame();
   const auto file = std::filesystem::temp_directory_path() / "kiosk_screens_test_attract.png";
   std::filesystem::remove(file);
   window_->begin_frame();
   targets_.begin_frame();
-  draw_kiosk(session_.state(), catalogs_.get(Language::zh_CN), fonts_, KioskView{"SIM-0001"}, targets_,
+  draw_kiosk(session_.state(), catalogs_.get(Language::zh_CN), fonts_, KioskView{"SIM-0001", {}}, targets_,
              [](const Event&) {});
   targets_.end_frame();
   window_->render(255, 255, 255);

@@ -31,5 +31,13 @@ TEST(TouchRules, FlagSmallAndCrowdedTargets) {
   EXPECT_NE(problems[0].find("10 px apart"), std::string::npos) << problems[0];
 }
 
+TEST(TouchRules, FlagAnIdUsedTwice) {
+  const std::vector<TouchTarget> twice = {{"end_session", Rect{0, 0, 200, 120}, false},
+                                          {"end_session", Rect{600, 600, 200, 120}, false}};
+  const auto problems = check_touch_rules(twice);
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("used by two targets"), std::string::npos) << problems[0];
+}
+
 }  // namespace
 }  // namespace kiosk::ui

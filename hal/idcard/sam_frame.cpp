@@ -105,19 +105,22 @@ void ResponseDecoder::feed(std::span<const std::uint8_t> bytes) {
   buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
 }
 
+bool discard_until_preamble(std::vector<std::uint8_t>& buffer, std::size_t& skipped) {
+  const auto start = std::search(buffer.begin(), buffer.end(), kPreamble.begin(), kPreamble.end());
+  if (start == buffer.end()) {
+    const std::size_t keep = std::min(buffer.size(), kPreamble.size() - 1);
+    skipped += buffer.size() - keep;
+    buffer.erase(buffer.begin(), buffer.end() - static_cast<std::ptrdiff_t>(keep));
+    return false;
+  }
+  skipped += static_cast<std::size_t>(start - buffer.begin());
+  buffer.erase(buffer.begin(), start);
+  return true;
+}
+
 std::optional<Result<SamResponse>> ResponseDecoder::next() {
   while (true) {
-    // Find the preamble; keep a possible partial preamble at the end for the next feed.
-    const auto start = std::search(buffer_.begin(), buffer_.end(), kPreamble.begin(), kPreamble.end());
-    if (start == buffer_.end()) {
-      const std::size_t keep = std::min(buffer_.size(), kPreamble.size() - 1);
-      skipped_ += buffer_.size() - keep;
-      buffer_.erase(buffer_.begin(), buffer_.end() - static_cast<std::ptrdiff_t>(keep));
-      return std::nullopt;
-    }
-    skipped_ += static_cast<std::size_t>(start - buffer_.begin());
-    buffer_.erase(buffer_.begin(), start);
-    if (buffer_.size() < kHeaderBytes) return std::nullopt;
+    if (!discard_until_preamble(buffer_, skipped_) || buffer_.size() < kHeaderBytes) return std::nullopt;
 
     const std::size_t length = (std::size_t{buffer_[5]} << 8) | buffer_[6];
     if (length < kMinResponseLength || length > kMaxLengthField) {

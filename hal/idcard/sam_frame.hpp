@@ -33,6 +33,11 @@ enum class SamCommand : std::uint16_t {
   read_additional_address = 0x3003,
 };
 
+// Discards the bytes in `buffer` before its first preamble, keeping a possible partial preamble at
+// the end, and adds how many it discarded to `skipped`. True when `buffer` now starts with a
+// preamble. Both directions' decoders (the driver's, the simulator's) resynchronise with it.
+bool discard_until_preamble(std::vector<std::uint8_t>& buffer, std::size_t& skipped);
+
 // A request frame: preamble, length, command, parameter, data, checksum.
 std::vector<std::uint8_t> encode_request(SamCommand command, std::span<const std::uint8_t> data = {});
 

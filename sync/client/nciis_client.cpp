@@ -6,6 +6,7 @@
 #include <span>
 
 #include "kiosk/core/journal/atomic_file.hpp"
+#include "kiosk/core/json_nesting.hpp"
 
 namespace kiosk::sync {
 namespace {
@@ -17,30 +18,6 @@ constexpr std::string_view kNciisPath = "/v1/device/nciis-check";
 // No valid answer nests at all; a deeply nested body is refused before nlohmann builds (and later
 // tears down) a huge tree.
 constexpr std::size_t kMaxJsonDepth = 8;
-
-bool nesting_within(std::string_view text, std::size_t limit) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return false;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return true;
-}
 
 std::unexpected<Error> invalid(std::string message) {
   return fail("NCIIS_REPLY_INVALID", "the gateway's NCIIS answer is invalid: " + std::move(message));
@@ -142,7 +119,7 @@ std::string_view to_string(NciisResult result) {
 }
 
 Result<NciisAnswer> parse_nciis_reply(std::string_view body) {
-  if (!nesting_within(body, kMaxJsonDepth)) return invalid("the JSON is nested too deeply");
+  if (!json_nesting_within(body, kMaxJsonDepth)) return invalid("the JSON is nested too deeply");
   const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded() || !parsed.is_object()) return invalid("the body is not a JSON object");
   auto text_field = [&](const char* name) -> Result<std::string> {

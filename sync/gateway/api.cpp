@@ -1,5 +1,6 @@
 #include "sync/gateway/api.hpp"
 
+#include "kiosk/core/json_nesting.hpp"
 #include "kiosk/core/time_text.hpp"
 
 #include <openssl/evp.h>
@@ -30,34 +31,6 @@ ApiResponse error_response(unsigned status, std::string_view code, std::string_v
   return json_response(status, error_json(code, message));
 }
 
-// nlohmann's parser is iterative but destroying a deeply nested value is not cheap; refuse deep
-// nesting before parsing (no request we accept nests more than 2 levels).
-bool nesting_within(std::string_view text, std::size_t limit) {
-  std::size_t depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (const char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > limit) return false;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return true;
-}
-
 std::string sha256_hex(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
@@ -85,7 +58,7 @@ Result<SignInRequest> parse_sign_in_request(std::string_view body, std::size_t m
     return fail("BODY_TOO_LARGE", "the request body is larger than " + std::to_string(max_body_bytes) + " bytes");
   }
   if (body.empty()) return fail("BAD_JSON", "the request body is empty; send a JSON object");
-  if (!nesting_within(body, kMaxJsonDepth)) return fail("BAD_JSON", "the JSON is nested too deeply");
+  if (!json_nesting_within(body, kMaxJsonDepth)) return fail("BAD_JSON", "the JSON is nested too deeply");
   const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) return fail("BAD_JSON", "the request body is not valid JSON");
   if (!parsed.is_object()) return fail("BAD_JSON", "the request body must be a JSON object");
@@ -112,7 +85,7 @@ Result<NciisCheckRequest> parse_nciis_check_request(std::string_view body, std::
     return fail("BODY_TOO_LARGE", "the request body is larger than " + std::to_string(max_body_bytes) + " bytes");
   }
   if (body.empty()) return fail("BAD_JSON", "the request body is empty; send a JSON object");
-  if (!nesting_within(body, kMaxJsonDepth)) return fail("BAD_JSON", "the JSON is nested too deeply");
+  if (!json_nesting_within(body, kMaxJsonDepth)) return fail("BAD_JSON", "the JSON is nested too deeply");
   const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) return fail("BAD_JSON", "the request body is not valid JSON");
   if (!parsed.is_object()) return fail("BAD_JSON", "the request body must be a JSON object");

@@ -26,17 +26,7 @@ void RequestDecoder::feed(std::span<const std::uint8_t> bytes) {
 }
 
 std::optional<DecodedRequest> RequestDecoder::next() {
-  const auto start = std::search(buffer_.begin(), buffer_.end(), kPreamble.begin(), kPreamble.end());
-  if (start == buffer_.end()) {
-    // Keep what could be the start of a preamble split across two reads.
-    const std::size_t keep = std::min(buffer_.size(), kPreamble.size() - 1);
-    skipped_ += buffer_.size() - keep;
-    buffer_.erase(buffer_.begin(), buffer_.end() - static_cast<std::ptrdiff_t>(keep));
-    return std::nullopt;
-  }
-  skipped_ += static_cast<std::size_t>(start - buffer_.begin());
-  buffer_.erase(buffer_.begin(), start);
-  if (buffer_.size() < kHeaderBytes) return std::nullopt;
+  if (!discard_until_preamble(buffer_, skipped_) || buffer_.size() < kHeaderBytes) return std::nullopt;
 
   const std::size_t length = (std::size_t{buffer_[5]} << 8) | buffer_[6];
   if (length < kMinRequestLengthField || length > kMaxRequestLengthField) {

@@ -192,18 +192,19 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
     result.exit_code = 2;
     return result;
   }
-  auto fonts = ui::build_font_atlas(
-      *ImGui::GetIO().Fonts,
-      ui::FontSpec{
-          .file = config.font_file, .index = config.font_index, .base_px = static_cast<float>(config.font_size_px)},
-      catalogs->all_texts());
+  const ui::FontSpec font_spec{
+      .file = config.font_file, .index = config.font_index, .base_px = static_cast<float>(config.font_size_px)};
+  // The atlas holds the catalogs' glyphs; a name read from a card may need more (added below).
+  std::vector<std::string> atlas_texts = catalogs->all_texts();
+  auto fonts = ui::build_font_atlas(*ImGui::GetIO().Fonts, font_spec, atlas_texts);
   if (!fonts) {
     log::error("start_failed", {{"code", fonts.error().code}, {"message", fonts.error().message}});
     result.exit_code = 2;
     return result;
   }
   ui::apply_kiosk_style();
-  const ui::KioskFonts kiosk_fonts{.base = fonts->base, .large = fonts->large, .title = fonts->title};
+  ui::KioskFonts kiosk_fonts{.base = fonts->base, .large = fonts->large, .title = fonts->title};
+  std::string atlas_checked_name;  // the last masked name whose glyphs were checked
   // The decoded chip photo as a texture, rebuilt only when a new photo arrives.
   struct PhotoTexture {
     SDL_Texture* texture = nullptr;
@@ -329,6 +330,31 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
     for (const Event& event : queue.drain()) session.handle(event);
     const KioskState& state = session.state();
     if (state.exit_requested) break;
+    if (state.identity && state.identity->masked_name != atlas_checked_name) {
+      // A name's first character can be any of tens of thousands: extend the atlas on demand
+      // rather than carry them all (between frames, so no draw list refers to the old texture).
+      atlas_checked_name = state.identity->masked_name;
+      if (!ui::missing_glyphs(*kiosk_fonts.large, {atlas_checked_name}).empty()) {
+        atlas_texts.push_back(atlas_checked_name);
+        auto rebuilt = ui::build_font_atlas(*ImGui::GetIO().Fonts, font_spec, atlas_texts);
+        if (rebuilt && window.value()->recreate_font_texture()) {
+          kiosk_fonts = ui::KioskFonts{.base = rebuilt->base, .large = rebuilt->large, .title = rebuilt->title};
+          log::info("font_atlas_extended",
+                    {{"glyphs", std::to_string(rebuilt->glyphs)}, {"build_ms", fixed1(rebuilt->build_ms)}});
+        } else {
+          // The old fonts may be gone with the failed build: rebuild what worked before.
+          log::error("font_atlas_extension_failed", {{"code", rebuilt ? "FONT_TEXTURE_FAILED" : rebuilt.error().code}});
+          atlas_texts.pop_back();
+          auto restored = ui::build_font_atlas(*ImGui::GetIO().Fonts, font_spec, atlas_texts);
+          if (!restored || !window.value()->recreate_font_texture()) {
+            log::error("font_atlas_lost", {{"code", restored ? "FONT_TEXTURE_FAILED" : restored.error().code}});
+            result.exit_code = 2;
+            break;
+          }
+          kiosk_fonts = ui::KioskFonts{.base = restored->base, .large = restored->large, .title = restored->title};
+        }
+      }
+    }
     if (state.screen == Screen::place_card) {
       identity.arm(state.identity_attempt);
     } else if (state.screen != Screen::reading_card) {

@@ -55,7 +55,7 @@ wait_log() {
 (
   wait_log '"event":"operation_refused"' 1 && idcard_sim_control "place expired"
   wait_log '"event":"identity_failed"' 1 && idcard_sim_control "unplug"
-  wait_log '"event":"identity_started"' 3 && sleep 3 && idcard_sim_control "place resident" && idcard_sim_control "replug"
+  wait_log '"event":"identity_started"' 3 && sleep 3 && idcard_sim_control "place resident-rare-name" && idcard_sim_control "replug"
 ) &
 watcher=$!
 
@@ -77,6 +77,8 @@ log=$work/kiosk.log
 grep -q '"event":"identity_verified".*"nciis":"MATCH"' "$log" || { echo "FAIL: no NCIIS MATCH"; exit 1; }
 grep -q '"event":"identity_failed".*"code":"ID_EXPIRED"' "$log" || { echo "FAIL: the expired card was not refused"; exit 1; }
 grep -q '"event":"id_reader_status","online":"false"' "$log" || { echo "FAIL: the unplugged reader was not noticed"; exit 1; }
+# The last card's surname is in no catalog: the kiosk must have added its glyph to the font atlas.
+grep -q '"event":"font_atlas_extended"' "$log" || { echo "FAIL: the font atlas was not extended for a new name"; exit 1; }
 [ "$(grep -c '"event":"id_reader_status","online":"true"' "$log")" -ge 2 ] || {
   echo "FAIL: the reader did not come back online"
   exit 1
@@ -93,7 +95,7 @@ grep -q '"event":"nciis_check".*"result":"MATCH"' "$work/gateway.log" || {
 }
 
 # No personal data in logs: nothing shaped like a full ID number, and not the test name (REQ-48).
-if grep -E -h '[0-9]{17}[0-9Xx]|测试一' "$log" "$work/gateway.log"; then
+if grep -E -h '[0-9]{17}[0-9Xx]|测试一|甄试七' "$log" "$work/gateway.log"; then
   echo "FAIL: a log line holds personal data"
   exit 1
 fi

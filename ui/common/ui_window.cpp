@@ -159,4 +159,9 @@ void UiWindow::push_tap(float x, float y) const {
   }
 }
 
+bool UiWindow::recreate_font_texture() {
+  ImGui_ImplSDLRenderer_DestroyFontsTexture();
+  return ImGui_ImplSDLRenderer_CreateFontsTexture();
+}
+
 }  // namespace kiosk::ui

@@ -50,6 +50,9 @@ class UiWindow {
   // Pushes the chord's key presses (or, for `close`, SDL_QUIT as a window manager sends it).
   void push_key(KeyChord chord) const;
 
+  // Uploads the ImGui font atlas again after it was rebuilt (call between frames).
+  bool recreate_font_texture();
+
   [[nodiscard]] SDL_Window* window() const { return window_; }
   [[nodiscard]] SDL_Renderer* renderer() const { return renderer_; }
   [[nodiscard]] const std::string& renderer_name() const { return renderer_name_; }

@@ -237,21 +237,24 @@ void draw_identity_result(const Layout& l, const KioskState& state, const Catalo
     draw_centred(draw, f.base, c.text(key), photo_pos.x + photo_size.x / 2, photo_pos.y + photo_size.y / 2 - l.px(40),
                  photo_size.x - l.px(32), kTextSecondary);
   }
+  // The four fields in a 2 x 2 grid beside the photo: the document type spans the first row.
   const float fx = photo_pos.x + photo_size.x + l.px(64);
   const float fw = a.x + card.x - fx - l.px(48);
-  float fy = a.y + l.px(64);
-  const auto field = [&](const std::string& label, const std::string& value) {
-    draw_left(draw, f.base, label, fx, fy, fw, kTextSecondary);
-    fy = draw_left(draw, f.large, value, fx, fy + l.px(40), fw, kText) + l.px(24);
+  const auto field = [&](const std::string& label, const std::string& value, float left, float top, float w) {
+    draw_left(draw, f.base, label, left, top, w, kTextSecondary);
+    return draw_left(draw, f.large, value, left, top + l.px(44), w, kText);
   };
-  field(c.text("identity.field.document"), c.text("identity.doc." + who.document_type));
-  field(c.text("identity.field.name"), who.masked_name);
-  field(c.text("identity.field.number"), who.masked_number);
+  const float row2 =
+      field(c.text("identity.field.document"), c.text("identity.doc." + who.document_type), fx, a.y + l.px(56), fw) +
+      l.px(40);
+  field(c.text("identity.field.name"), who.masked_name, fx, row2, fw / 2 - l.px(24));
   field(c.text("identity.field.valid_until"),
-        who.valid_until == "long-term" ? c.text("identity.valid.long_term") : who.valid_until);
+        who.valid_until == "long-term" ? c.text("identity.valid.long_term") : who.valid_until, fx + fw / 2, row2,
+        fw / 2);
+  field(c.text("identity.field.number"), who.masked_number, fx, row2 + l.px(150), fw);
   const std::string check =
       who.nciis_result == "MATCH" ? c.text("identity.nciis.match") : c.text("identity.nciis.not_checked");
-  y = draw_centred(draw, f.base, check, cx, a.y + card.y + l.px(24), l.width - l.px(240), kOnline);
+  y = draw_centred(draw, f.base, check, cx, a.y + card.y + l.px(28), l.width - l.px(240), kOnline);
   draw_buttons(l, f, targets, std::min(y + l.px(32), l.status_top - l.px(160)),
                {{"back", c.text("identity.not_me")}, {"identity.continue", c.text("identity.continue")}}, post,
                intent_for_id);

@@ -19,7 +19,7 @@ TEST(CardFixtures, TheShippedSetIsComplete) {
   const auto names = list_card_fixtures(kCards);
   ASSERT_TRUE(names.has_value()) << names.error().to_string();
   EXPECT_EQ(*names, (std::vector<std::string>{"bad-check-digit", "expired", "foreign-pr-2017", "foreign-pr-2023",
-                                              "hkmotw-residence", "resident"}));
+                                              "hkmotw-residence", "resident", "resident-rare-name"}));
 }
 
 TEST(CardFixtures, EachDecodesBackToTheValuesInItsFile) {

@@ -15,7 +15,7 @@ class SimControlTest : public ::testing::Test {
 
 TEST_F(SimControlTest, PlaceRemoveListStatus) {
   EXPECT_EQ(control_.handle("list").line,
-            "ok bad-check-digit expired foreign-pr-2017 foreign-pr-2023 hkmotw-residence resident");
+            "ok bad-check-digit expired foreign-pr-2017 foreign-pr-2023 hkmotw-residence resident resident-rare-name");
   EXPECT_TRUE(control_.handle("status").line.starts_with("ok card=none faults=0 baud=115200"));
 
   EXPECT_EQ(control_.handle("place resident").line, "ok placed resident");

@@ -139,9 +139,10 @@ std::optional<std::string> bearer_token(std::string_view authorization) {
 }
 
 ApiHandler::ApiHandler(StaffLookup lookup, std::string version, std::size_t max_body_bytes, int decoy_iterations,
-                       NciisCheck nciis_check)
+                       NciisCheck nciis_check, ExtraRoutes extra_routes)
     : lookup_(std::move(lookup)),
       nciis_check_(std::move(nciis_check)),
+      extra_routes_(std::move(extra_routes)),
       version_(std::move(version)),
       max_body_bytes_(max_body_bytes) {
   // A fixed decoy: its only job is to cost the same PBKDF2 work as a real account.
@@ -171,6 +172,9 @@ ApiResponse ApiHandler::handle(const ApiRequest& request) {
     if (request.listener == Listener::device && path == "/v1/device/nciis-check") {
       if (request.method != "POST") return error_response(405, "METHOD_NOT_ALLOWED", "use POST for an NCIIS check");
       return nciis_check(request);
+    }
+    if (extra_routes_) {
+      if (auto answer = extra_routes_(request)) return std::move(*answer);
     }
     return error_response(404, "NOT_FOUND",
                           "no such endpoint on the " + std::string(listener_name(request.listener)) + " listener");

@@ -68,6 +68,10 @@ using StaffLookup = std::function<Result<std::optional<StaffRecord>>(std::string
 using NciisCheck = std::function<Result<NciisReply>(const NciisQuery& query, std::string_view device_id,
                                                     std::string_view transaction_id)>;
 
+// Further routes owned by another module (the CA link, sync/gateway/ca/ca_routes.hpp): an answer,
+// or nullopt when the path is not theirs.
+using ExtraRoutes = std::function<std::optional<ApiResponse>(const ApiRequest& request)>;
+
 class ApiHandler {
  public:
   static constexpr std::chrono::seconds kSessionLifetime{8 * 60 * 60};
@@ -75,7 +79,7 @@ class ApiHandler {
   // `decoy_iterations` only exists so the fuzzer can keep unknown-id sign-ins cheap. Without
   // `nciis_check` the NCIIS route answers 503 NCIIS_UNAVAILABLE.
   ApiHandler(StaffLookup lookup, std::string version, std::size_t max_body_bytes,
-             int decoy_iterations = kPasswordIterations, NciisCheck nciis_check = {});
+             int decoy_iterations = kPasswordIterations, NciisCheck nciis_check = {}, ExtraRoutes extra_routes = {});
 
   ApiResponse handle(const ApiRequest& request);
 
@@ -94,6 +98,7 @@ class ApiHandler {
 
   StaffLookup lookup_;
   NciisCheck nciis_check_;
+  ExtraRoutes extra_routes_;
   std::string version_;
   std::size_t max_body_bytes_;
   PasswordHash decoy_hash_;  // checked for unknown ids so they take as long as a wrong password

@@ -70,6 +70,16 @@ Result<GatewayConfig> read(ConfigReader& reader, std::filesystem::path source) {
   if (!fixtures) return std::unexpected(fixtures.error());
   c.nciis_fixtures = *fixtures;
 
+  auto validity = reader.get_int("ca.validity_days", c.ca_validity_days, 1, 3650);
+  if (!validity) return std::unexpected(validity.error());
+  c.ca_validity_days = static_cast<int>(*validity);
+  auto window = reader.get_int("ca.renewal_window_days", c.ca_renewal_window_days, 0, 365);
+  if (!window) return std::unexpected(window.error());
+  c.ca_renewal_window_days = static_cast<int>(*window);
+  auto second = reader.get_bool("ca.allow_second_live_certificate", c.ca_allow_second_live_certificate);
+  if (!second) return std::unexpected(second.error());
+  c.ca_allow_second_live_certificate = *second;
+
   if (auto unknown = reader.check_no_unknown_keys(); !unknown) return std::unexpected(unknown.error());
   return c;
 }

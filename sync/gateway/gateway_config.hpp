@@ -34,6 +34,10 @@ struct GatewayConfig {
   // [nciis]
   std::string nciis_backend = "simulator";  // the only back end built in this version
   std::filesystem::path nciis_fixtures;     // empty: the fixtures compiled into the binary
+  // [ca] the investor-certificate profile of the embedded local-ca (sync/gateway/ca)
+  int ca_validity_days = 730;
+  int ca_renewal_window_days = 30;
+  bool ca_allow_second_live_certificate = false;  // REQ-32, TBD-CSDC
 };
 
 // NCIIS_BACKEND_UNSUPPORTED for anything but "simulator": the online service needs the broker's

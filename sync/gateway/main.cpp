@@ -14,6 +14,8 @@
 
 #include "kiosk/core/log.hpp"
 #include "sync/gateway/api.hpp"
+#include "sync/gateway/ca/ca_routes.hpp"
+#include "sync/gateway/ca/local_ca.hpp"
 #include "sync/gateway/gateway_config.hpp"
 #include "sync/gateway/nciis.hpp"
 #include "sync/gateway/pki.hpp"
@@ -69,12 +71,14 @@ On first start the data directory gets a development PKI (DATA/pki/: "CSDC Kiosk
 server certificate for localhost / 127.0.0.1), the index DATA/index.sqlite and the NCIIS hash key
 DATA/nciis-hmac.key. NCIIS checks are answered by the built-in simulator ([nciis] in the config;
 without a fixtures file it knows the people compiled into the binary, e.g. 测试一 /
-11010519491231002X).
+11010519491231002X). The embedded CA (local-ca) makes its root and issuing CA in DATA/ca/.
 
 Listeners:
   device   mutual TLS; only kiosks with a certificate from the dev CA get past the handshake.
-           GET /healthz, POST /v1/device/nciis-check
-  console  server TLS; GET /healthz, POST /v1/console/sign-in, GET /v1/console/session
+           GET /healthz, POST /v1/device/nciis-check, POST /v1/device/ca/<operation>,
+           GET /v1/device/ca/status/<serial>, GET /v1/ca/crl
+  console  server TLS; GET /healthz, POST /v1/console/sign-in, GET /v1/console/session,
+           GET /v1/ca/crl
 
 A port of 0 picks a free port; the real ports are written to DATA/run/ports.json as
 {"device":N,"console":N} and logged in the "listening" event. SIGTERM or SIGINT stops the server
@@ -234,11 +238,26 @@ int run_serve(const std::vector<std::string>& args) {
   log::info("nciis_ready", {{"backend", config.nciis_backend},
                             {"fixtures", config.nciis_fixtures.empty() ? "embedded" : config.nciis_fixtures.string()}});
 
+  // The embedded CA (local-ca): DATA/ca on first start, states in index.sqlite.
+  ca::CaProfile ca_profile;
+  ca_profile.validity_days = config.ca_validity_days;
+  ca_profile.renewal_window_days = config.ca_renewal_window_days;
+  ca_profile.allow_second_live_certificate = config.ca_allow_second_live_certificate;
+  auto local_ca = ca::LocalCa::open(ca::LocalCaOptions{config.data_dir, std::move(ca_profile), nullptr, {}});
+  if (!local_ca) {
+    log::error("start_failed", {{"code", local_ca.error().code}, {"message", local_ca.error().message}});
+    return runtime_error(local_ca.error());
+  }
+  ca::CaRoutes ca_routes(
+      **local_ca, [&local_ca] { return (*local_ca)->crl_pem(); }, config.max_body_bytes);
+  log::info("ca_ready", {{"backend", "local-ca"}, {"dir", (*local_ca)->files().dir.string()}});
+
   ApiHandler handler([&store](std::string_view staff_id) { return store->find_staff(staff_id); }, KIOSK_GATEWAY_VERSION,
                      config.max_body_bytes, kPasswordIterations,
                      [&nciis](const NciisQuery& query, std::string_view device_id, std::string_view transaction_id) {
                        return nciis.check_and_record(query, device_id, transaction_id);
-                     });
+                     },
+                     [&ca_routes](const ApiRequest& request) { return ca_routes.handle(request); });
   ServerOptions server_options{config, *pki, config.data_dir / "run"};
   auto served = serve(server_options, handler);
   if (!served) {

@@ -845,47 +845,39 @@ Result<IssuedCertificate> LocalCa::renew(const RenewRequest& request) {
   });
 }
 
+// Freeze, unfreeze and revoke: admit the operation from the row's state (M3), apply its own
+// field changes, store the row. Runs inside run_status's SQL transaction.
+template <class CaImpl, class Mutate>
+Result<CertificateStatus> change_state(CaImpl& impl, const std::string& serial, Operation operation, Mutate mutate) {
+  const std::int64_t now = impl.now();
+  auto row = impl.require(serial);
+  if (!row) return std::unexpected(row.error());
+  auto next = CaImpl::admit(*row, operation, now);
+  if (!next) return std::unexpected(next.error());
+  row->state = *next;
+  mutate(*row);
+  row->changed_at = now;
+  if (auto updated = impl.update_state(*row); !updated) return std::unexpected(updated.error());
+  return status_of(*row, now);
+}
+
 Result<CertificateStatus> LocalCa::freeze(const FreezeRequest& request) {
   Impl& impl = *impl_;
   if (auto reason = check_reason(request.reason, impl.options.profile.freeze_reasons, "freeze"); !reason) {
     return std::unexpected(reason.error());
   }
   const std::string serial = normalised_id(request.serial);
-  return impl.run_status("freeze", request.request_id, request_hash({"freeze", serial, request.reason}),
-                         [&]() -> Result<CertificateStatus> {
-                           const std::int64_t now = impl.now();
-                           auto row = impl.require(serial);
-                           if (!row) return std::unexpected(row.error());
-                           auto next = Impl::admit(*row, Operation::freeze, now);
-                           if (!next) return std::unexpected(next.error());
-                           row->state = *next;
-                           row->freeze_reason = request.reason;
-                           row->changed_at = now;
-                           if (auto updated = impl.update_state(*row); !updated) {
-                             return std::unexpected(updated.error());
-                           }
-                           return status_of(*row, now);
-                         });
+  return impl.run_status("freeze", request.request_id, request_hash({"freeze", serial, request.reason}), [&] {
+    return change_state(impl, serial, Operation::freeze, [&](auto& row) { row.freeze_reason = request.reason; });
+  });
 }
 
 Result<CertificateStatus> LocalCa::unfreeze(const UnfreezeRequest& request) {
   Impl& impl = *impl_;
   const std::string serial = normalised_id(request.serial);
-  return impl.run_status("unfreeze", request.request_id, request_hash({"unfreeze", serial}),
-                         [&]() -> Result<CertificateStatus> {
-                           const std::int64_t now = impl.now();
-                           auto row = impl.require(serial);
-                           if (!row) return std::unexpected(row.error());
-                           auto next = Impl::admit(*row, Operation::unfreeze, now);
-                           if (!next) return std::unexpected(next.error());
-                           row->state = *next;
-                           row->freeze_reason.clear();
-                           row->changed_at = now;
-                           if (auto updated = impl.update_state(*row); !updated) {
-                             return std::unexpected(updated.error());
-                           }
-                           return status_of(*row, now);
-                         });
+  return impl.run_status("unfreeze", request.request_id, request_hash({"unfreeze", serial}), [&] {
+    return change_state(impl, serial, Operation::unfreeze, [](auto& row) { row.freeze_reason.clear(); });
+  });
 }
 
 Result<CertificateStatus> LocalCa::revoke(const RevokeRequest& request) {
@@ -894,22 +886,12 @@ Result<CertificateStatus> LocalCa::revoke(const RevokeRequest& request) {
     return std::unexpected(reason.error());
   }
   const std::string serial = normalised_id(request.serial);
-  return impl.run_status("revoke", request.request_id, request_hash({"revoke", serial, request.reason}),
-                         [&]() -> Result<CertificateStatus> {
-                           const std::int64_t now = impl.now();
-                           auto row = impl.require(serial);
-                           if (!row) return std::unexpected(row.error());
-                           auto next = Impl::admit(*row, Operation::revoke, now);
-                           if (!next) return std::unexpected(next.error());
-                           row->state = *next;
-                           row->freeze_reason.clear();
-                           row->revocation_reason = request.reason;
-                           row->changed_at = now;
-                           if (auto updated = impl.update_state(*row); !updated) {
-                             return std::unexpected(updated.error());
-                           }
-                           return status_of(*row, now);
-                         });
+  return impl.run_status("revoke", request.request_id, request_hash({"revoke", serial, request.reason}), [&] {
+    return change_state(impl, serial, Operation::revoke, [&](auto& row) {
+      row.freeze_reason.clear();
+      row.revocation_reason = request.reason;
+    });
+  });
 }
 
 Result<IssuedCertificate> LocalCa::reissue(const ReissueRequest& request) {

@@ -7,11 +7,13 @@
 #include <vector>
 
 #include "kiosk/ctl/audit_command.hpp"
+#include "kiosk/ctl/cert_command.hpp"
 #include "kiosk/ctl/diagnose.hpp"
 #include "kiosk/ctl/idcard_command.hpp"
 #include "kiosk/ctl/journal_command.hpp"
 #include "kiosk/ctl/policy_command.hpp"
 #include "kiosk/ctl/staff_command.hpp"
+#include "kiosk/ctl/token_command.hpp"
 
 namespace {
 
@@ -27,6 +29,9 @@ Usage:
   kioskctl audit verify [--db PATH]
   kioskctl staff roster --format csv|json
   kioskctl idcard read|sam --device PATH [--baud N] [--timeout-ms N] [--json]
+  kioskctl token list --module PATH [--allowlist FILE] [--json]
+  kioskctl token enroll --module PATH --slot N --pin-file F --subject-json F --gateway URL ...
+  kioskctl cert status SERIAL --gateway URL --ca-file F --cert F --key F [--json]
   kioskctl version
   kioskctl help [COMMAND] | kioskctl COMMAND --help
 
@@ -39,6 +44,9 @@ Commands:
   audit      verify the tamper-evident audit log and name the first altered entry
   staff      the public roster of eligible witnesses, operators and reviewers (REQ-13)
   idcard     read the card on the ID-card reader, or show the reader's SAM id and status
+  token      list certificate tokens (info, PIN state, allowlist verdict), or enroll one:
+             key on the token, request, certificate from head office's CA, import
+  cert       a certificate's state at head office's CA
   version    print the program version, build type, compiler and library versions
 
 The default configuration file is /etc/csdc-kiosk/kiosk.toml.
@@ -130,6 +138,8 @@ int main(int argc, char** argv) {
     if (topic == "audit") return kiosk::ctl::run_audit_command(help, stdout, stderr);
     if (topic == "staff") return kiosk::ctl::run_staff_command(help, stdout, stderr);
     if (topic == "idcard") return kiosk::ctl::run_idcard_command(help, stdout, stderr);
+    if (topic == "token") return kiosk::ctl::run_token_command(help, stdout, stderr);
+    if (topic == "cert") return kiosk::ctl::run_cert_command(help, stdout, stderr);
     std::fputs(topic == "diagnose" ? kDiagnoseHelp : topic == "version" ? kVersionHelp : kMainHelp, stdout);
     return 0;
   }
@@ -149,5 +159,7 @@ int main(int argc, char** argv) {
   if (command == "audit") return kiosk::ctl::run_audit_command(args, stdout, stderr);
   if (command == "staff") return kiosk::ctl::run_staff_command(args, stdout, stderr);
   if (command == "idcard") return kiosk::ctl::run_idcard_command(args, stdout, stderr);
+  if (command == "token") return kiosk::ctl::run_token_command(args, stdout, stderr);
+  if (command == "cert") return kiosk::ctl::run_cert_command(args, stdout, stderr);
   return usage_error("unknown command '" + command + "'");
 }

@@ -18,26 +18,7 @@ source "$here/../../tools/lib/local-head-office.sh"
 cleanup() { [ -n "${GATEWAY_PID:-}" ] && kill -KILL "$GATEWAY_PID" 2>/dev/null || true; }
 trap cleanup EXIT
 start_local_gateway "$gateway" "$work"
-"$gateway" enrol-dev --data-dir "$work/gateway-data" --device-id E2E-0001 --out "$work/device"
-
-cat >"$work/kiosk.toml" <<TOML
-[kiosk]
-device_id = "E2E-0001"
-state_dir = "state"
-[gateway]
-url = "https://127.0.0.1:$DEVICE_PORT"
-ca_file = "device/ca.crt"
-cert_file = "device/device.crt"
-key_file = "device/device.key"
-check_interval_seconds = 1
-[ui]
-fullscreen = false
-renderer = "software"
-catalog_dir = "$catalogs"
-[log]
-file = "kiosk.log"
-TOML
-mkdir -p "$work/state"
+enrol_test_kiosk "$gateway" "$work" E2E-0001 "$catalogs"
 
 xvfb-run -a -s "-screen 0 1920x1080x24" \
   "$kiosk" --config "$work/kiosk.toml" --windowed --size 1920x1080 \

@@ -20,26 +20,8 @@ cleanup() {
 }
 trap cleanup EXIT
 start_local_gateway "$gateway" "$work"
-"$gateway" enrol-dev --data-dir "$work/gateway-data" --device-id E2E-0002 --out "$work/device"
+enrol_test_kiosk "$gateway" "$work" E2E-0002 "$catalogs"
 start_idcard_sim "$sim" "$cards" "$work/state/run/idcard-sim.tty" "$work" --card resident
-
-cat >"$work/kiosk.toml" <<TOML
-[kiosk]
-device_id = "E2E-0002"
-state_dir = "state"
-[gateway]
-url = "https://127.0.0.1:$DEVICE_PORT"
-ca_file = "device/ca.crt"
-cert_file = "device/device.crt"
-key_file = "device/device.key"
-check_interval_seconds = 1
-[ui]
-fullscreen = false
-renderer = "software"
-catalog_dir = "$catalogs"
-[log]
-file = "kiosk.log"
-TOML
 
 # Waits until the kiosk's log holds PATTERN at least COUNT times (up to 60 s).
 wait_log() {

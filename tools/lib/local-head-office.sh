@@ -3,6 +3,10 @@
 #       ports, waits until it has published them; sets GATEWAY_PID, DEVICE_PORT, CONSOLE_PORT.
 #       The data directory is DIR/gateway-data and the log DIR/gateway.log.
 #   stop_local_gateway                       SIGTERM, then waits; returns the gateway's exit status.
+#   enrol_test_kiosk GATEWAY_BINARY DIR DEVICE_ID CATALOGS
+#       enrols DEVICE_ID (certificate in DIR/device) and writes DIR/kiosk.toml for a windowed,
+#       software-rendered kiosk of that device talking to the started gateway; state in DIR/state,
+#       log in DIR/kiosk.log. The end-to-end tests use it.
 
 start_local_gateway() {
   local binary=$1 dir=$2
@@ -43,4 +47,27 @@ stop_local_gateway() {
   wait "$GATEWAY_PID" || status=$?
   GATEWAY_PID=""
   return "$status"
+}
+
+enrol_test_kiosk() {
+  local binary=$1 dir=$2 device_id=$3 catalogs=$4
+  "$binary" enrol-dev --data-dir "$dir/gateway-data" --device-id "$device_id" --out "$dir/device"
+  mkdir -p "$dir/state"
+  cat >"$dir/kiosk.toml" <<TOML
+[kiosk]
+device_id = "$device_id"
+state_dir = "state"
+[gateway]
+url = "https://127.0.0.1:$DEVICE_PORT"
+ca_file = "device/ca.crt"
+cert_file = "device/device.crt"
+key_file = "device/device.key"
+check_interval_seconds = 1
+[ui]
+fullscreen = false
+renderer = "software"
+catalog_dir = "$catalogs"
+[log]
+file = "kiosk.log"
+TOML
 }

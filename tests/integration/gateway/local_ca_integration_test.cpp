@@ -24,27 +24,13 @@
 #include "sync/client/https_client.hpp"
 #include "sync/gateway/ca/local_ca.hpp"
 #include "sync/gateway/pki.hpp"
+#include "tests/support/test_csr.hpp"
 
 namespace kiosk::gateway::ca {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-std::string csr_for_new_key() {
-  KeyPtr key(EVP_EC_gen("P-256"));
-  X509_REQ* request = X509_REQ_new();
-  X509_REQ_set_pubkey(request, key.get());
-  X509_REQ_sign(request, key.get(), EVP_sha256());
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509_REQ(bio, request);
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<std::size_t>(size));
-  BIO_free(bio);
-  X509_REQ_free(request);
-  return pem;
-}
 
 void write_text(const fs::path& file, const std::string& text) {
   std::ofstream out(file, std::ios::binary);
@@ -111,7 +97,7 @@ TEST_F(LocalCaLifecycle, SixOperationsAreSeenByAnIndependentVerifier) {
   subject.common_name = "测试一";
 
   // apply
-  const std::string first_csr = csr_for_new_key();
+  const std::string first_csr = kiosk::testing::new_ec_csr_pem();
   auto applied = adapter.apply({"it-apply", subject, first_csr, Medium::hard});
   ASSERT_TRUE(applied) << applied.error().to_string();
   auto verdict = verify(**opened, applied->certificate_pem, at());
@@ -130,7 +116,7 @@ TEST_F(LocalCaLifecycle, SixOperationsAreSeenByAnIndependentVerifier) {
 
   // renew inside the window: the old one is superseded
   clock.advance(std::chrono::days(40));
-  auto renewed = adapter.renew({"it-renew", applied->status.serial, csr_for_new_key()});
+  auto renewed = adapter.renew({"it-renew", applied->status.serial, kiosk::testing::new_ec_csr_pem()});
   ASSERT_TRUE(renewed) << renewed.error().to_string();
   verdict = verify(**opened, applied->certificate_pem, at());
   EXPECT_NE(verdict.exit_code, 0) << "the superseded certificate still verifies";
@@ -138,7 +124,8 @@ TEST_F(LocalCaLifecycle, SixOperationsAreSeenByAnIndependentVerifier) {
   EXPECT_EQ(verdict.exit_code, 0) << verdict.output;
 
   // reissue: the renewed one is revoked, a new one is live
-  auto reissued = adapter.reissue({"it-reissue", renewed->status.serial, "LOST", csr_for_new_key(), Medium::hard});
+  auto reissued =
+      adapter.reissue({"it-reissue", renewed->status.serial, "LOST", kiosk::testing::new_ec_csr_pem(), Medium::hard});
   ASSERT_TRUE(reissued) << reissued.error().to_string();
   verdict = verify(**opened, renewed->certificate_pem, at());
   EXPECT_NE(verdict.exit_code, 0);
@@ -228,7 +215,7 @@ TEST_F(GatewayCaProcess, ApplyFreezeStatusAndCrlOverMutualTls) {
       {"request_id", "proc-apply-1"},
       {"subject",
        {{"investor_type", "natural"}, {"id_type", "prc-id"}, {"id_number", "11010519491231002X"}, {"name", "测试一"}}},
-      {"csr_pem", csr_for_new_key()},
+      {"csr_pem", kiosk::testing::new_ec_csr_pem()},
       {"medium", "hard"}};
   auto applied = client.post_json("/v1/device/ca/apply", apply.dump());
   ASSERT_TRUE(applied) << applied.error().to_string();
@@ -260,7 +247,8 @@ TEST_F(GatewayCaProcess, ApplyFreezeStatusAndCrlOverMutualTls) {
   auto status = client.get("/v1/device/ca/status/" + serial);
   ASSERT_TRUE(status);
   EXPECT_EQ(nlohmann::json::parse(status->body)["state"], "frozen");
-  const nlohmann::json renew{{"request_id", "proc-renew-1"}, {"serial", serial}, {"csr_pem", csr_for_new_key()}};
+  const nlohmann::json renew{
+      {"request_id", "proc-renew-1"}, {"serial", serial}, {"csr_pem", kiosk::testing::new_ec_csr_pem()}};
   auto refused = client.post_json("/v1/device/ca/renew", renew.dump());
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 409);

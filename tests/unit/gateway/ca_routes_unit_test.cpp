@@ -14,6 +14,7 @@
 #include "sync/gateway/ca/local_ca.hpp"
 #include "sync/gateway/gateway_config.hpp"
 #include "sync/gateway/pki.hpp"
+#include "tests/support/test_csr.hpp"
 
 namespace kiosk::gateway::ca {
 namespace {
@@ -22,21 +23,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 constexpr std::string_view kIdNumber = "11010519491231002X";
-
-std::string csr_pem() {
-  KeyPtr key(EVP_EC_gen("P-256"));
-  X509_REQ* request = X509_REQ_new();
-  X509_REQ_set_pubkey(request, key.get());
-  X509_REQ_sign(request, key.get(), EVP_sha256());
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509_REQ(bio, request);
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<std::size_t>(size));
-  BIO_free(bio);
-  X509_REQ_free(request);
-  return pem;
-}
 
 class CaRoutesTest : public ::testing::Test {
  protected:
@@ -71,7 +57,7 @@ class CaRoutesTest : public ::testing::Test {
     return json{{"request_id", std::move(request_id)},
                 {"subject",
                  {{"investor_type", "natural"}, {"id_type", "prc-id"}, {"id_number", kIdNumber}, {"name", "测试一"}}},
-                {"csr_pem", csr_pem()},
+                {"csr_pem", kiosk::testing::new_ec_csr_pem()},
                 {"medium", "hard"}};
   }
 

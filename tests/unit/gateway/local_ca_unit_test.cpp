@@ -17,9 +17,15 @@
 #include "kiosk/core/clock.hpp"
 #include "sync/gateway/ca/local_ca.hpp"
 #include "sync/gateway/pki.hpp"
+#include "tests/support/test_csr.hpp"
 
 namespace kiosk::gateway::ca {
 namespace {
+
+// The CN in test requests is deliberately not the subject's: the CA must take the subject from the kiosk.
+std::string make_csr(EVP_PKEY* key, EVP_PKEY* signer = nullptr) {
+  return kiosk::testing::test_csr_pem(key, signer, "from-the-csr");
+}
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
@@ -36,25 +42,6 @@ fs::path fresh_dir(const std::string& name) {
 }
 
 KeyPtr new_key() { return KeyPtr(EVP_EC_gen("P-256")); }
-
-// A PKCS#10 request for `key`, signed by `signer` (a different key gives a bad signature). The CN
-// in the request is deliberately not the subject's: the CA must take the subject from the kiosk.
-std::string make_csr(EVP_PKEY* key, EVP_PKEY* signer = nullptr) {
-  X509_REQ* request = X509_REQ_new();
-  X509_NAME* name = X509_REQ_get_subject_name(request);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("from-the-csr"), -1, -1,
-                             0);
-  X509_REQ_set_pubkey(request, key);
-  X509_REQ_sign(request, signer != nullptr ? signer : key, EVP_sha256());
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509_REQ(bio, request);
-  char* data = nullptr;
-  const long size = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<std::size_t>(size));
-  BIO_free(bio);
-  X509_REQ_free(request);
-  return pem;
-}
 
 CertPtr parse_pem_certificate(const std::string& pem) {
   BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));

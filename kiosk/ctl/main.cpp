@@ -12,6 +12,7 @@
 #include "kiosk/ctl/idcard_command.hpp"
 #include "kiosk/ctl/journal_command.hpp"
 #include "kiosk/ctl/policy_command.hpp"
+#include "kiosk/ctl/softcert_command.hpp"
 #include "kiosk/ctl/staff_command.hpp"
 #include "kiosk/ctl/token_command.hpp"
 
@@ -32,6 +33,7 @@ Usage:
   kioskctl token list --module PATH [--allowlist FILE] [--json]
   kioskctl token enroll --module PATH --slot N --pin-file F --subject-json F --gateway URL ...
   kioskctl cert status SERIAL --gateway URL --ca-file F --cert F --key F [--json]
+  kioskctl softcert download --gateway URL --ref R --code C --out DIR [--ca-file F] ...
   kioskctl version
   kioskctl help [COMMAND] | kioskctl COMMAND --help
 
@@ -47,6 +49,8 @@ Commands:
   token      list certificate tokens (info, PIN state, allowlist verdict), or enroll one:
              key on the token, request, certificate from head office's CA, import
   cert       a certificate's state at head office's CA
+  softcert   download a soft certificate with its reference number and code, as the investor's
+             own software would (key made locally, PKCS#12 written)
   version    print the program version, build type, compiler and library versions
 
 The default configuration file is /etc/csdc-kiosk/kiosk.toml.
@@ -140,6 +144,7 @@ int main(int argc, char** argv) {
     if (topic == "idcard") return kiosk::ctl::run_idcard_command(help, stdout, stderr);
     if (topic == "token") return kiosk::ctl::run_token_command(help, stdout, stderr);
     if (topic == "cert") return kiosk::ctl::run_cert_command(help, stdout, stderr);
+    if (topic == "softcert") return kiosk::ctl::run_softcert_command(help, stdout, stderr);
     std::fputs(topic == "diagnose" ? kDiagnoseHelp : topic == "version" ? kVersionHelp : kMainHelp, stdout);
     return 0;
   }
@@ -161,5 +166,6 @@ int main(int argc, char** argv) {
   if (command == "idcard") return kiosk::ctl::run_idcard_command(args, stdout, stderr);
   if (command == "token") return kiosk::ctl::run_token_command(args, stdout, stderr);
   if (command == "cert") return kiosk::ctl::run_cert_command(args, stdout, stderr);
+  if (command == "softcert") return kiosk::ctl::run_softcert_command(args, stdout, stderr);
   return usage_error("unknown command '" + command + "'");
 }

@@ -79,6 +79,12 @@ Result<GatewayConfig> read(ConfigReader& reader, std::filesystem::path source) {
   auto second = reader.get_bool("ca.allow_second_live_certificate", c.ca_allow_second_live_certificate);
   if (!second) return std::unexpected(second.error());
   c.ca_allow_second_live_certificate = *second;
+  auto valid_hours = reader.get_int("ca.soft_download_valid_hours", c.ca_soft_download_valid_hours, 1, 24 * 30);
+  if (!valid_hours) return std::unexpected(valid_hours.error());
+  c.ca_soft_download_valid_hours = static_cast<int>(*valid_hours);
+  auto attempts = reader.get_int("ca.soft_download_max_attempts", c.ca_soft_download_max_attempts, 1, 20);
+  if (!attempts) return std::unexpected(attempts.error());
+  c.ca_soft_download_max_attempts = static_cast<int>(*attempts);
 
   if (auto unknown = reader.check_no_unknown_keys(); !unknown) return std::unexpected(unknown.error());
   return c;

@@ -38,6 +38,8 @@ struct GatewayConfig {
   int ca_validity_days = 730;
   int ca_renewal_window_days = 30;
   bool ca_allow_second_live_certificate = false;  // REQ-32, TBD-CSDC
+  int ca_soft_download_valid_hours = 24;          // how long a soft certificate's download code works
+  int ca_soft_download_max_attempts = 5;          // wrong codes before the reservation locks
 };
 
 // NCIIS_BACKEND_UNSUPPORTED for anything but "simulator": the online service needs the broker's

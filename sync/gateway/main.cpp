@@ -76,9 +76,9 @@ without a fixtures file it knows the people compiled into the binary, e.g. æµ‹è¯
 Listeners:
   device   mutual TLS; only kiosks with a certificate from the dev CA get past the handshake.
            GET /healthz, POST /v1/device/nciis-check, POST /v1/device/ca/<operation>,
-           GET /v1/device/ca/status/<serial>, GET /v1/ca/crl
+           POST /v1/device/ca/lookup, GET /v1/device/ca/status/<serial>, GET /v1/ca/crl
   console  server TLS; GET /healthz, POST /v1/console/sign-in, GET /v1/console/session,
-           GET /v1/ca/crl
+           GET /v1/ca/crl, POST /v1/softcert/download (the investor's software)
 
 A port of 0 picks a free port; the real ports are written to DATA/run/ports.json as
 {"device":N,"console":N} and logged in the "listening" event. SIGTERM or SIGINT stops the server
@@ -243,6 +243,8 @@ int run_serve(const std::vector<std::string>& args) {
   ca_profile.validity_days = config.ca_validity_days;
   ca_profile.renewal_window_days = config.ca_renewal_window_days;
   ca_profile.allow_second_live_certificate = config.ca_allow_second_live_certificate;
+  ca_profile.soft_download_valid_hours = config.ca_soft_download_valid_hours;
+  ca_profile.soft_download_max_attempts = config.ca_soft_download_max_attempts;
   auto local_ca = ca::LocalCa::open(ca::LocalCaOptions{config.data_dir, std::move(ca_profile), nullptr, {}});
   if (!local_ca) {
     log::error("start_failed", {{"code", local_ca.error().code}, {"message", local_ca.error().message}});

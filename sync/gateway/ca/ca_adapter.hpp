@@ -1,18 +1,22 @@
 // The head-office CA link: the interface every CA back end implements (the embedded `local-ca`
 // today, the broker's or CSDC's CA later). Six lifecycle operations (REQ-30..37, M3) plus a
-// status query. Every changing operation carries a request id and is idempotent: the same id with
+// status query, the soft-certificate download (REQ-31, REQ-50) and a lookup by subject. Every
+// changing operation carries a request id and is idempotent: the same id with
 // the same content returns the stored answer and never issues twice; the same id with other
 // content is CA_REQUEST_ID_REUSED.
 //
 // Stable error codes: CA_ILLEGAL_TRANSITION (names the from-state and the operation),
 // CA_UNKNOWN_SERIAL, CA_REQUEST_INVALID (bad CSR, bad signature, unsupported key),
 // CA_REQUEST_ID_REUSED, CA_DUPLICATE_LIVE, CA_OUTSIDE_RENEWAL_WINDOW, CA_KEY_REUSED,
-// CA_REASON_INVALID, CA_SUBJECT_INVALID, CA_STORAGE_FAILED, CA_ISSUE_FAILED.
+// CA_REASON_INVALID, CA_SUBJECT_INVALID, CA_STORAGE_FAILED, CA_ISSUE_FAILED; for the soft download
+// SOFTCERT_CODE_INVALID, SOFTCERT_EXPIRED, SOFTCERT_LOCKED, SOFTCERT_ALREADY_DOWNLOADED.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "kiosk/core/certificate/certificate.hpp"
 #include "kiosk/core/domain.hpp"
@@ -31,7 +35,9 @@ struct CaSubject {
 struct ApplyRequest {
   std::string request_id;
   CaSubject subject;
-  std::string csr;  // PKCS#10, PEM or DER
+  // PKCS#10, PEM or DER, for hard only. A soft apply carries none (CA_REQUEST_INVALID otherwise):
+  // the investor's own software makes the key and sends its request with the download code.
+  std::string csr;
   Medium medium = Medium::hard;
 };
 
@@ -78,11 +84,28 @@ struct CertificateStatus {
   std::string revocation_reason;  // once revoked
 };
 
+// What a soft apply hands the investor (printed or shown as a QR code by the kiosk). Only a keyed
+// hash of `code` is stored; a retried apply (same request id) returns the same reference with a
+// new code, and the earlier code stops working.
+struct SoftDownloadGrant {
+  std::string reference;  // "SC" + 14 digits
+  std::string code;       // 10 characters from 23456789ABCDEFGHJKMNPQRSTUVWXYZ
+  std::int64_t expires_at_unix = 0;
+};
+
 // The answer to apply, renew and reissue.
 struct IssuedCertificate {
   CertificateStatus status;
+  std::string certificate_pem;                // empty for a soft apply (no certificate until the download)
+  std::string retired_serial;                 // renew and reissue: the certificate this one replaces
+  std::optional<SoftDownloadGrant> download;  // soft apply only
+};
+
+// The answer to a soft download: the now active certificate and its chain (issuing CA, root).
+struct DownloadedCertificate {
+  CertificateStatus status;
   std::string certificate_pem;
-  std::string retired_serial;  // renew and reissue: the certificate this one replaces
+  std::string chain_pem;
 };
 
 class CaAdapter {
@@ -96,6 +119,14 @@ class CaAdapter {
   virtual Result<IssuedCertificate> reissue(const ReissueRequest& request) = 0;
   virtual Result<CertificateStatus> revoke(const RevokeRequest& request) = 0;
   virtual Result<CertificateStatus> status(std::string_view serial) = 0;
+  // Issues the reserved soft certificate for the CSR's key (pending_download -> active, REQ-31).
+  // Unknown reference and wrong code give the same SOFTCERT_CODE_INVALID; the same reference, code
+  // and CSR retried after success return the same certificate.
+  virtual Result<DownloadedCertificate> download_soft(std::string_view reference, std::string_view code,
+                                                      std::string_view csr) = 0;
+  // Every certificate of the subject (same identity and kind) that is not revoked, newest first
+  // (REQ-38: the kiosk asks only for the subject it has just verified).
+  virtual Result<std::vector<CertificateStatus>> lookup(const CaSubject& subject) = 0;
 };
 
 // Request ids: 1-64 letters, digits, '.', '_', ':', '-' (like the NCIIS transaction id).

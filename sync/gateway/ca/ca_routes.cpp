@@ -21,6 +21,8 @@ constexpr std::size_t kMaxJsonDepth = 8;
 constexpr std::size_t kMaxCsrBytes = 16 * 1024;
 constexpr std::string_view kDevicePrefix = "/v1/device/ca/";
 constexpr std::string_view kStatusPrefix = "/v1/device/ca/status/";
+constexpr std::string_view kLookupPath = "/v1/device/ca/lookup";
+constexpr std::string_view kDownloadPath = "/v1/softcert/download";
 
 ApiResponse respond(unsigned status, const json& body) {
   return ApiResponse{status, body.dump(-1, ' ', false, json::error_handler_t::replace)};
@@ -48,9 +50,40 @@ json status_json(const CertificateStatus& status) {
 }
 
 json issued_json(const IssuedCertificate& issued) {
+  if (issued.download) {
+    // A soft apply: a reservation and the investor's download grant, no certificate yet.
+    return json{{"certificate", status_json(issued.status)},
+                {"download",
+                 {{"reference", issued.download->reference},
+                  {"code", issued.download->code},
+                  {"expires_at", iso_time(issued.download->expires_at_unix)}}}};
+  }
   return json{{"certificate", status_json(issued.status)},
               {"certificate_pem", issued.certificate_pem},
               {"retired_serial", issued.retired_serial}};
+}
+
+json downloaded_json(const DownloadedCertificate& downloaded) {
+  return json{{"certificate", status_json(downloaded.status)},
+              {"certificate_pem", downloaded.certificate_pem},
+              {"chain_pem", downloaded.chain_pem}};
+}
+
+json lookup_json(const std::vector<CertificateStatus>& found) {
+  json certificates = json::array();
+  for (const auto& status : found) certificates.push_back(status_json(status));
+  return json{{"certificates", std::move(certificates)}};
+}
+
+bool is_reference(std::string_view text) {
+  return text.size() == 16 && text.starts_with("SC") &&
+         std::all_of(text.begin() + 2, text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool is_code_text(std::string_view text) {
+  return !text.empty() && text.size() <= 32 && std::all_of(text.begin(), text.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  });
 }
 
 bool is_serial(std::string_view text) {
@@ -68,8 +101,15 @@ const std::map<std::string_view, std::vector<std::string_view>>& operation_field
       {"unfreeze", {"request_id", "serial"}},
       {"reissue", {"request_id", "serial", "reason", "csr_pem", "medium"}},
       {"revoke", {"request_id", "serial", "reason"}},
+      {"lookup", {"subject"}},
+      {"download", {"reference", "code", "csr_pem"}},
   };
   return fields;
+}
+
+// Fields that may be left out: apply's csr_pem (a soft apply has none).
+bool is_optional_field(std::string_view operation, std::string_view field) {
+  return operation == "apply" && field == "csr_pem";
 }
 
 // A parsed body: string fields by name, plus the subject object for apply.
@@ -128,6 +168,7 @@ Result<Body> parse_body(std::string_view operation, std::string_view raw, std::s
   for (std::string_view field : fields) {
     const auto found = parsed.find(std::string(field));
     if (found == parsed.end()) {
+      if (is_optional_field(operation, field)) continue;
       return fail("FIELD_MISSING", "the field \"" + std::string(field) + "\" is missing");
     }
     if (field == "subject") {
@@ -139,7 +180,8 @@ Result<Body> parse_body(std::string_view operation, std::string_view raw, std::s
     if (!found->is_string()) return fail("FIELD_INVALID", "the field \"" + std::string(field) + "\" must be a string");
     body.text.emplace(std::string(field), found->get<std::string>());
   }
-  if (!is_valid_request_id(body.get("request_id"))) {
+  const bool takes_request_id = std::find(fields.begin(), fields.end(), "request_id") != fields.end();
+  if (takes_request_id && !is_valid_request_id(body.get("request_id"))) {
     return fail("FIELD_INVALID", "\"request_id\" must be 1-64 letters, digits, '.', '_', ':' or '-'");
   }
   if (body.text.contains("serial") && !is_serial(body.get("serial"))) {
@@ -151,6 +193,19 @@ Result<Body> parse_body(std::string_view operation, std::string_view raw, std::s
   if (body.text.contains("medium") && !parse_enum<Medium>(body.get("medium"))) {
     return fail("FIELD_INVALID", "\"medium\" must be hard or soft");
   }
+  if (operation == "apply" && !body.text.contains("csr_pem") && body.get("medium") != "soft") {
+    return fail("FIELD_MISSING", "the field \"csr_pem\" is missing (a hard apply needs the token's request)");
+  }
+  if (operation == "apply" && body.text.contains("csr_pem") && body.get("medium") == "soft") {
+    return fail("CA_REQUEST_INVALID",
+                "a soft apply carries no csr_pem; the investor's software sends its request at download");
+  }
+  if (body.text.contains("reference") && !is_reference(body.get("reference"))) {
+    return fail("FIELD_INVALID", "\"reference\" must be SC followed by 14 digits");
+  }
+  if (body.text.contains("code") && !is_code_text(body.get("code"))) {
+    return fail("FIELD_INVALID", "\"code\" must be 1-32 letters or digits");
+  }
   return body;
 }
 
@@ -161,6 +216,10 @@ CaRoutes::CaRoutes(CaAdapter& adapter, CrlSource crl, std::size_t max_body_bytes
 
 unsigned CaRoutes::http_status_of(std::string_view code) {
   if (code == "CA_UNKNOWN_SERIAL") return 404;
+  if (code == "SOFTCERT_CODE_INVALID") return 403;
+  if (code == "SOFTCERT_EXPIRED") return 410;
+  if (code == "SOFTCERT_LOCKED") return 423;
+  if (code == "SOFTCERT_ALREADY_DOWNLOADED") return 409;
   if (code == "CA_ILLEGAL_TRANSITION" || code == "CA_DUPLICATE_LIVE" || code == "CA_OUTSIDE_RENEWAL_WINDOW" ||
       code == "CA_REQUEST_ID_REUSED" || code == "CA_KEY_REUSED") {
     return 409;
@@ -182,6 +241,13 @@ std::optional<ApiResponse> CaRoutes::handle(const ApiRequest& request) {
     if (!crl) return from_error(crl.error());
     return respond(200, json{{"crl_pem", *crl}});
   }
+  // The investor's own software: console listener only (server TLS, no client certificate); on
+  // the device listener the path does not exist.
+  if (path == kDownloadPath) {
+    if (request.listener != Listener::console) return std::nullopt;
+    if (request.method != "POST") return error_response(405, "METHOD_NOT_ALLOWED", "use POST for a download");
+    return operation("download", request);
+  }
   // Device listener only: on the console listener these paths do not exist.
   if (request.listener != Listener::device || !path.starts_with(kDevicePrefix)) return std::nullopt;
 
@@ -194,7 +260,7 @@ std::optional<ApiResponse> CaRoutes::handle(const ApiRequest& request) {
     return respond(200, status_json(*status));
   }
   const std::string_view name = path.substr(kDevicePrefix.size());
-  if (!operation_fields().contains(name)) return std::nullopt;
+  if (!operation_fields().contains(name) || name == "download") return std::nullopt;
   if (request.method != "POST") return error_response(405, "METHOD_NOT_ALLOWED", "use POST for a CA operation");
   return operation(name, request);
 }
@@ -214,6 +280,18 @@ ApiResponse CaRoutes::operation(std::string_view name, const ApiRequest& request
               {{"operation", std::string(name)}, {"request_id", request_id}, {"device_id", request.device_id}});
     return respond(200, to_json(*result));
   };
+  if (name == "download") {
+    auto downloaded = adapter_.download_soft(body->get("reference"), body->get("code"), csr);
+    if (!downloaded) return from_error(downloaded.error());
+    log::info("softcert_download", {{"reference", std::string(body->get("reference"))}});
+    return respond(200, downloaded_json(*downloaded));
+  }
+  if (name == "lookup") {
+    auto found = adapter_.lookup(body->subject);
+    if (!found) return from_error(found.error());
+    log::info("ca_request", {{"operation", "lookup"}, {"device_id", request.device_id}});
+    return respond(200, lookup_json(*found));
+  }
   if (name == "apply") return answer(adapter_.apply({request_id, body->subject, csr, medium}), issued_json);
   if (name == "renew") return answer(adapter_.renew({request_id, serial, csr}), issued_json);
   if (name == "freeze") return answer(adapter_.freeze({request_id, serial, reason}), status_json);

@@ -1,6 +1,8 @@
 // HTTP routes of the CA link, independent of sockets (ApiHandler calls them):
 //   POST /v1/device/ca/<apply|renew|freeze|unfreeze|reissue|revoke>   (device listener, JSON body)
+//   POST /v1/device/ca/lookup                                         (device listener, by subject)
 //   GET  /v1/device/ca/status/<serial>                                (device listener)
+//   POST /v1/softcert/download        (console listener only: the investor's software, no client cert)
 //   GET  /v1/ca/crl                                                   (both listeners)
 // Bodies are validated strictly (unknown fields refused); values are never echoed in messages.
 #pragma once

@@ -2,6 +2,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -81,18 +82,57 @@ Result<void> add_extension(X509* cert, X509V3_CTX* ctx, int nid, const char* val
 }
 
 // A random positive serial of 128 bits (RFC 5280 allows up to 20 octets; unpredictable serials
-// keep chosen-prefix collisions out of reach).
-Result<void> set_random_serial(X509* cert) {
+// keep chosen-prefix collisions out of reach), in BN_bn2hex form.
+Result<std::string> random_serial_hex() {
   unsigned char bytes[16];
   do {
     if (RAND_bytes(bytes, sizeof bytes) != 1) return fail("RANDOM_UNAVAILABLE", "the system random generator failed");
   } while (std::all_of(std::begin(bytes), std::end(bytes), [](unsigned char b) { return b == 0; }));
   BIGNUM* serial = BN_bin2bn(bytes, sizeof bytes, nullptr);
-  ASN1_INTEGER* set = serial != nullptr ? BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(cert)) : nullptr;
+  char* hex = serial != nullptr ? BN_bn2hex(serial) : nullptr;
+  BN_free(serial);
+  if (hex == nullptr) return fail("CA_ISSUE_FAILED", "cannot make a serial: " + openssl_error());
+  std::string text(hex);
+  OPENSSL_free(hex);
+  return text;
+}
+
+// `serial_hex` empty: a new random serial; otherwise the one reserved earlier (soft download).
+Result<void> set_serial(X509* cert, std::string serial_hex) {
+  if (serial_hex.empty()) {
+    auto fresh = random_serial_hex();
+    if (!fresh) return std::unexpected(fresh.error());
+    serial_hex = std::move(*fresh);
+  }
+  BIGNUM* serial = nullptr;
+  ASN1_INTEGER* set =
+      BN_hex2bn(&serial, serial_hex.c_str()) > 0 ? BN_to_ASN1_INTEGER(serial, X509_get_serialNumber(cert)) : nullptr;
   BN_free(serial);
   if (set == nullptr) return fail("CA_ISSUE_FAILED", "cannot set serial: " + openssl_error());
   return {};
 }
+
+// `length` characters of `alphabet`, uniformly: bytes at or above the largest multiple of the
+// alphabet's size are thrown away (rejection sampling) so no character is more likely than another.
+Result<std::string> random_text(std::string_view alphabet, std::size_t length) {
+  const unsigned limit = 256 - 256 % static_cast<unsigned>(alphabet.size());
+  std::string text;
+  unsigned char bytes[32];
+  while (text.size() < length) {
+    if (RAND_bytes(bytes, sizeof bytes) != 1) return fail("RANDOM_UNAVAILABLE", "the system random generator failed");
+    for (unsigned char byte : bytes) {
+      if (byte < limit && text.size() < length) text += alphabet[byte % alphabet.size()];
+    }
+  }
+  return text;
+}
+
+// No 0/O, 1/I/L: the investor copies the code from paper or a screen.
+constexpr std::string_view kCodeAlphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+constexpr std::size_t kCodeLength = 10;
+constexpr std::string_view kReferencePrefix = "SC";
+constexpr std::size_t kReferenceDigits = 14;
+constexpr std::string_view kLapsedReason = "DOWNLOAD_LAPSED";
 
 struct CertBody {
   X509_NAME* subject = nullptr;  // copied
@@ -102,13 +142,14 @@ struct CertBody {
   std::int64_t not_before = 0;
   std::int64_t not_after = 0;
   std::vector<std::pair<int, std::string>> extensions;
+  std::string serial_hex;  // empty: random
 };
 
 Result<CertPtr> build_certificate(const CertBody& body) {
   CertPtr cert(X509_new());
   if (!cert) return fail("CA_ISSUE_FAILED", "out of memory creating a certificate");
   X509_set_version(cert.get(), 2);  // X.509 v3
-  if (auto serial = set_random_serial(cert.get()); !serial) return std::unexpected(serial.error());
+  if (auto serial = set_serial(cert.get(), body.serial_hex); !serial) return std::unexpected(serial.error());
   if (ASN1_TIME_set(X509_getm_notBefore(cert.get()), static_cast<time_t>(body.not_before)) == nullptr ||
       ASN1_TIME_set(X509_getm_notAfter(cert.get()), static_cast<time_t>(body.not_after)) == nullptr) {
     return fail("CA_ISSUE_FAILED", "cannot set validity: " + openssl_error());
@@ -341,7 +382,7 @@ json to_json(const IssuedCertificate& issued) {
 
 IssuedCertificate issued_from_json(const json& value) {
   return IssuedCertificate{status_from_json(value.at("status")), value.at("certificate_pem").get<std::string>(),
-                           value.at("retired_serial").get<std::string>()};
+                           value.at("retired_serial").get<std::string>(), std::nullopt};
 }
 
 // Length-prefixed fields, so that ("ab","c") and ("a","bc") hash differently.
@@ -406,7 +447,13 @@ bool is_valid_request_id(std::string_view request_id) {
 
 CaFiles ca_files(const std::filesystem::path& data_dir) {
   const auto dir = data_dir / "ca";
-  return {dir, dir / "root.crt", dir / "root.key", dir / "issuing.crt", dir / "issuing.key", dir / "subject-hmac.key"};
+  return {dir,
+          dir / "root.crt",
+          dir / "root.key",
+          dir / "issuing.crt",
+          dir / "issuing.key",
+          dir / "subject-hmac.key",
+          dir / "download-code-hmac.key"};
 }
 
 struct LocalCa::Impl {
@@ -416,6 +463,7 @@ struct LocalCa::Impl {
   CertPtr issuing;
   KeyPtr issuing_key;
   std::string subject_hmac_key;
+  std::string download_code_key;
   sqlite3* db = nullptr;
   std::mutex mutex;  // one connection; every operation is one transaction
 
@@ -537,8 +585,10 @@ struct LocalCa::Impl {
   }
 
   // Signs an investor certificate for `public_key` under the issuing CA with the profile.
-  Result<CertRow> issue(X509_NAME* subject_name, const ParsedCsr& csr, std::int64_t now) {
+  Result<CertRow> issue(X509_NAME* subject_name, const ParsedCsr& csr, std::int64_t now,
+                        std::string reserved_serial = {}) {
     CertBody body;
+    body.serial_hex = std::move(reserved_serial);
     body.subject = subject_name;
     body.public_key = csr.public_key.get();
     body.issuer = issuing.get();
@@ -564,10 +614,12 @@ struct LocalCa::Impl {
   }
 
   // The idempotency frame: one SQL transaction holding the request row and the state change.
+  // `on_replay`, when given, runs inside the transaction on a retried request's stored answer (the
+  // soft apply gives a new download code there) and is committed with it.
   template <class T>
   Result<T> run(std::string_view operation, std::string_view request_id, const std::string& hash,
                 const std::function<Result<T>()>& body, const std::function<json(const T&)>& encode,
-                const std::function<T(const json&)>& decode) {
+                const std::function<T(const json&)>& decode, const std::function<Result<T>(T stored)>& on_replay = {}) {
     if (!is_valid_request_id(request_id)) {
       return fail("CA_REQUEST_INVALID", "request_id must be 1-64 letters, digits, '.', '_', ':' or '-'");
     }
@@ -591,12 +643,21 @@ struct LocalCa::Impl {
         return rollback_with(Error{"CA_REQUEST_ID_REUSED", "request id " + std::string(request_id) +
                                                                " was already used for a different request"});
       }
-      (void)exec("ROLLBACK");
+      std::optional<T> stored;
       try {
-        return decode(json::parse(stored_result));
+        stored = decode(json::parse(stored_result));
       } catch (const json::exception&) {
+        (void)exec("ROLLBACK");
         return fail("CA_STORAGE_FAILED", "the stored answer of request " + std::string(request_id) + " is unreadable");
       }
+      if (!on_replay) {
+        (void)exec("ROLLBACK");
+        return std::move(*stored);
+      }
+      auto replayed = on_replay(std::move(*stored));
+      if (!replayed) return rollback_with(replayed.error());
+      if (auto committed = exec("COMMIT"); !committed) return rollback_with(committed.error());
+      return replayed;
     }
     if (rc != SQLITE_DONE) {
       return rollback_with(Error{"CA_STORAGE_FAILED", std::string("CA index read failed: ") + sqlite3_errmsg(db)});
@@ -619,11 +680,163 @@ struct LocalCa::Impl {
     return result;
   }
 
-  Result<IssuedCertificate> run_issue(std::string_view operation, std::string_view request_id, const std::string& hash,
-                                      const std::function<Result<IssuedCertificate>()>& body) {
+  Result<IssuedCertificate> run_issue(
+      std::string_view operation, std::string_view request_id, const std::string& hash,
+      const std::function<Result<IssuedCertificate>()>& body,
+      const std::function<Result<IssuedCertificate>(IssuedCertificate stored)>& on_replay = {}) {
     return run<IssuedCertificate>(
         operation, request_id, hash, body, [](const IssuedCertificate& value) { return to_json(value); },
-        [](const json& value) { return issued_from_json(value); });
+        [](const json& value) { return issued_from_json(value); }, on_replay);
+  }
+
+  // ---- soft downloads (REQ-31, REQ-50) ----
+
+  struct Grant {
+    std::string reference;
+    std::string serial;
+    std::string subject_der;
+    std::string code_hash;
+    std::int64_t expires_at = 0;
+    std::int64_t failed_attempts = 0;
+    std::int64_t downloaded_at = 0;  // 0: not yet
+    std::string csr_sha256;          // of the downloaded request's DER
+  };
+
+  // Bound to the reference, so a code hash copied to another row matches nothing.
+  [[nodiscard]] std::string code_hash_of(std::string_view reference, std::string_view code) const {
+    return id_number_hmac_hex(download_code_key, std::string(reference) + ":" + std::string(code));
+  }
+
+  [[nodiscard]] bool locked(const Grant& grant) const {
+    return grant.downloaded_at == 0 && grant.failed_attempts >= options.profile.soft_download_max_attempts;
+  }
+
+  Result<std::optional<Grant>> find_grant(const char* where, std::string_view key) {
+    const std::string sql = std::string(
+                                "SELECT reference, serial, subject_der, code_hash, expires_at, failed_attempts, "
+                                "downloaded_at, csr_sha256 FROM ca_soft_downloads WHERE ") +
+                            where + " = ?";
+    auto statement = prepare(sql.c_str());
+    if (!statement) return std::unexpected(statement.error());
+    sqlite3_bind_text(statement->handle, 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+    const int rc = sqlite3_step(statement->handle);
+    if (rc == SQLITE_DONE) return std::optional<Grant>();
+    if (rc != SQLITE_ROW) return fail("CA_STORAGE_FAILED", std::string("CA index read failed: ") + sqlite3_errmsg(db));
+    sqlite3_stmt* s = statement->handle;
+    Grant grant;
+    grant.reference = column_text(s, 0);
+    const auto* der = static_cast<const char*>(sqlite3_column_blob(s, 2));
+    grant.subject_der.assign(der == nullptr ? "" : der, static_cast<std::size_t>(sqlite3_column_bytes(s, 2)));
+    grant.serial = column_text(s, 1);
+    grant.code_hash = column_text(s, 3);
+    grant.expires_at = sqlite3_column_int64(s, 4);
+    grant.failed_attempts = sqlite3_column_int64(s, 5);
+    grant.downloaded_at = sqlite3_column_int64(s, 6);
+    grant.csr_sha256 = column_text(s, 7);
+    return std::optional<Grant>(std::move(grant));
+  }
+
+  // A new code for the grant `reference`; the previous code's hash is overwritten, so it stops working.
+  Result<std::string> set_new_code(const std::string& reference) {
+    auto code = random_text(kCodeAlphabet, kCodeLength);
+    if (!code) return std::unexpected(code.error());
+    auto statement = prepare("UPDATE ca_soft_downloads SET code_hash = ? WHERE reference = ?");
+    if (!statement) return std::unexpected(statement.error());
+    const std::string hash = code_hash_of(reference, *code);
+    sqlite3_bind_text(statement->handle, 1, hash.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(statement->handle, 2, reference.c_str(), -1, SQLITE_TRANSIENT);
+    if (auto done = step_done(*statement); !done) return std::unexpected(done.error());
+    return code;
+  }
+
+  // A reservation for `serial`: a unique reference, a code (only its hash is stored) and a deadline.
+  Result<SoftDownloadGrant> insert_grant(const std::string& serial, std::string_view subject_der,
+                                         std::int64_t expires_at) {
+    std::string reference;
+    for (int attempt = 0; attempt < 8 && reference.empty(); ++attempt) {
+      auto digits = random_text("0123456789", kReferenceDigits);
+      if (!digits) return std::unexpected(digits.error());
+      const std::string candidate = std::string(kReferencePrefix) + *digits;
+      auto existing = find_grant("reference", candidate);
+      if (!existing) return std::unexpected(existing.error());
+      if (!*existing) reference = candidate;
+    }
+    if (reference.empty()) return fail("CA_ISSUE_FAILED", "cannot find an unused download reference");
+    auto code = random_text(kCodeAlphabet, kCodeLength);
+    if (!code) return std::unexpected(code.error());
+    auto statement = prepare(
+        "INSERT INTO ca_soft_downloads (reference, serial, subject_der, code_hash, expires_at, failed_attempts, "
+        "downloaded_at, csr_sha256) VALUES (?, ?, ?, ?, ?, 0, 0, '')");
+    if (!statement) return std::unexpected(statement.error());
+    sqlite3_stmt* s = statement->handle;
+    const std::string hash = code_hash_of(reference, *code);
+    sqlite3_bind_text(s, 1, reference.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 2, serial.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(s, 3, subject_der.data(), static_cast<int>(subject_der.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 4, hash.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 5, expires_at);
+    if (auto done = step_done(*statement); !done) return std::unexpected(done.error());
+    return SoftDownloadGrant{reference, std::move(*code), expires_at};
+  }
+
+  // A reservation that can no longer be downloaded (expired or locked) is revoked with
+  // DOWNLOAD_LAPSED, so it does not keep the investor from applying again (CA_DUPLICATE_LIVE).
+  Result<void> lapse(const std::string& serial, std::int64_t now) {
+    auto statement = prepare(
+        "UPDATE ca_certificates SET state = 'revoked', revocation_reason = ?, changed_at = ? "
+        "WHERE serial = ? AND state = 'pending_download'");
+    if (!statement) return std::unexpected(statement.error());
+    sqlite3_bind_text(statement->handle, 1, kLapsedReason.data(), static_cast<int>(kLapsedReason.size()),
+                      SQLITE_TRANSIENT);
+    sqlite3_bind_int64(statement->handle, 2, now);
+    sqlite3_bind_text(statement->handle, 3, serial.c_str(), -1, SQLITE_TRANSIENT);
+    if (auto done = step_done(*statement); !done) return done;
+    if (sqlite3_changes(db) == 1) log::info("softcert_lapsed", {{"serial", serial}});
+    return {};
+  }
+
+  // Every lapsed reservation of one subject, noticed before its certificates are counted or listed.
+  Result<void> lapse_subject(const std::string& subject_key, const std::string& kind, std::int64_t now) {
+    auto statement = prepare(
+        "SELECT c.serial FROM ca_certificates c JOIN ca_soft_downloads d ON d.serial = c.serial "
+        "WHERE c.subject_key = ? AND c.kind = ? AND c.state = 'pending_download' AND d.downloaded_at = 0 "
+        "AND (d.expires_at <= ? OR d.failed_attempts >= ?)");
+    if (!statement) return std::unexpected(statement.error());
+    sqlite3_bind_text(statement->handle, 1, subject_key.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(statement->handle, 2, kind.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(statement->handle, 3, now);
+    sqlite3_bind_int64(statement->handle, 4, options.profile.soft_download_max_attempts);
+    std::vector<std::string> serials;
+    int rc = 0;
+    while ((rc = sqlite3_step(statement->handle)) == SQLITE_ROW) serials.push_back(column_text(statement->handle, 0));
+    if (rc != SQLITE_DONE) return fail("CA_STORAGE_FAILED", std::string("CA index read failed: ") + sqlite3_errmsg(db));
+    for (const auto& serial : serials) {
+      if (auto lapsed = lapse(serial, now); !lapsed) return lapsed;
+    }
+    return {};
+  }
+
+  // The soft certificate issued at download replaces the reservation's empty certificate fields.
+  Result<void> store_downloaded(const CertRow& row) {
+    auto statement = prepare(
+        "UPDATE ca_certificates SET state = ?, not_before = ?, not_after = ?, spki_sha256 = ?, certificate_pem = ?, "
+        "changed_at = ? WHERE serial = ? AND state = 'pending_download'");
+    if (!statement) return std::unexpected(statement.error());
+    sqlite3_stmt* s = statement->handle;
+    sqlite3_bind_text(s, 1, std::string(to_string(row.state)).c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 2, row.not_before);
+    sqlite3_bind_int64(s, 3, row.not_after);
+    sqlite3_bind_text(s, 4, row.spki_sha256.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(s, 5, row.certificate_pem.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 6, row.changed_at);
+    sqlite3_bind_text(s, 7, row.serial.c_str(), -1, SQLITE_TRANSIENT);
+    if (auto done = step_done(*statement); !done) return done;
+    if (sqlite3_changes(db) != 1) return fail("CA_STORAGE_FAILED", "CA index: the reservation changed under us");
+    return {};
+  }
+
+  [[nodiscard]] std::string chain_pem() const {
+    return certificate_pem(issuing.get()).value_or("") + certificate_pem(root.get()).value_or("");
   }
 
   Result<CertificateStatus> run_status(std::string_view operation, std::string_view request_id, const std::string& hash,
@@ -685,8 +898,11 @@ LocalCa::LocalCa(std::unique_ptr<Impl> impl, CaFiles files) : impl_(std::move(im
 LocalCa::~LocalCa() = default;
 
 Result<std::unique_ptr<LocalCa>> LocalCa::open(LocalCaOptions options) {
-  if (options.profile.validity_days < 1 || options.profile.renewal_window_days < 0) {
-    return fail("CA_PROFILE_INVALID", "validity_days must be at least 1 and renewal_window_days not negative");
+  if (options.profile.validity_days < 1 || options.profile.renewal_window_days < 0 ||
+      options.profile.soft_download_valid_hours < 1 || options.profile.soft_download_max_attempts < 1) {
+    return fail("CA_PROFILE_INVALID",
+                "validity_days, soft_download_valid_hours and soft_download_max_attempts must be at least 1 and "
+                "renewal_window_days not negative");
   }
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
@@ -720,6 +936,17 @@ Result<std::unique_ptr<LocalCa>> LocalCa::open(LocalCaOptions options) {
   impl->issuing = std::move(*issuing);
   impl->issuing_key = std::move(*issuing_key);
   impl->subject_hmac_key = std::move(*subject_key);
+  // Made when missing, also in a DATA/ca from before soft downloads existed (see CaFiles).
+  if (!file_exists(files.download_code_key)) {
+    auto code_key = random_hex(32);
+    if (!code_key) return std::unexpected(code_key.error());
+    if (auto written = write_file_atomically(files.download_code_key, *code_key, 0600); !written) {
+      return std::unexpected(written.error());
+    }
+  }
+  auto code_key = read_text(files.download_code_key);
+  if (!code_key || code_key->empty()) return fail("CA_BROKEN", "cannot read " + files.download_code_key.string());
+  impl->download_code_key = std::move(*code_key);
 
   const auto index = impl->options.data_dir / "index.sqlite";
   if (sqlite3_open_v2(index.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
@@ -751,7 +978,19 @@ Result<std::unique_ptr<LocalCa>> LocalCa::open(LocalCaOptions options) {
       "  operation TEXT NOT NULL,"
       "  request_hash TEXT NOT NULL,"
       "  result_json TEXT NOT NULL,"
-      "  created_at INTEGER NOT NULL);";
+      "  created_at INTEGER NOT NULL);"
+      // A soft certificate's reservation: its row in ca_certificates is pending_download with an
+      // empty certificate_pem and spki_sha256 until the download fills them. subject_der is the
+      // subject name the certificate will carry (the kiosk's verified subject).
+      "CREATE TABLE IF NOT EXISTS ca_soft_downloads ("
+      "  reference TEXT PRIMARY KEY NOT NULL,"
+      "  serial TEXT NOT NULL UNIQUE REFERENCES ca_certificates (serial),"
+      "  subject_der BLOB NOT NULL,"
+      "  code_hash TEXT NOT NULL,"
+      "  expires_at INTEGER NOT NULL,"
+      "  failed_attempts INTEGER NOT NULL,"
+      "  downloaded_at INTEGER NOT NULL,"
+      "  csr_sha256 TEXT NOT NULL);";
   if (auto made = impl->exec(schema); !made) return std::unexpected(made.error());
   return std::unique_ptr<LocalCa>(new LocalCa(std::move(impl), std::move(files)));
 }
@@ -763,15 +1002,27 @@ Result<IssuedCertificate> LocalCa::apply(const ApplyRequest& request) {
                 "the subject needs a name (1-64 bytes, no control characters) and an ID number "
                 "(letters, digits, '-')");
   }
-  auto csr = parse_csr(request.csr);
-  if (!csr) return std::unexpected(csr.error());
+  const bool soft = request.medium == Medium::soft;
+  // The kiosk never touches the investor's soft key: the request comes with the download code.
+  if (soft && !request.csr.empty()) {
+    return fail("CA_REQUEST_INVALID",
+                "a soft apply carries no certificate request; the investor's software sends it at download");
+  }
+  std::optional<ParsedCsr> csr;
+  if (!soft) {
+    auto parsed = parse_csr(request.csr);
+    if (!parsed) return std::unexpected(parsed.error());
+    csr = std::move(*parsed);
+  }
   Impl& impl = *impl_;
   const std::string subject_key = impl.subject_key_of(subject);
   const std::string kind(kiosk::to_string(subject.kind));
-  const std::string hash =
-      request_hash({"apply", subject_key, kind, subject.common_name, to_string(request.medium), csr->der});
-  return impl.run_issue("apply", request.request_id, hash, [&]() -> Result<IssuedCertificate> {
+  const std::string hash = request_hash(
+      {"apply", subject_key, kind, subject.common_name, to_string(request.medium), csr ? csr->der : std::string()});
+
+  auto body = [&]() -> Result<IssuedCertificate> {
     const std::int64_t now = impl.now();
+    if (auto lapsed = impl.lapse_subject(subject_key, kind, now); !lapsed) return std::unexpected(lapsed.error());
     if (!impl.options.profile.allow_second_live_certificate) {
       auto live = impl.prepare(
           "SELECT serial FROM ca_certificates WHERE subject_key = ? AND kind = ? "
@@ -792,17 +1043,71 @@ Result<IssuedCertificate> LocalCa::apply(const ApplyRequest& request) {
                      0) != 1) {
       return fail("CA_ISSUE_FAILED", "cannot build the subject name");
     }
-    auto row = impl.issue(name.get(), *csr, now);
+    if (!soft) {
+      auto row = impl.issue(name.get(), *csr, now);
+      if (!row) return std::unexpected(row.error());
+      row->subject_key = subject_key;
+      row->kind = kind;
+      row->medium = request.medium;
+      row->state = CertState::active;
+      row->changed_at = now;
+      if (auto inserted = impl.insert(*row); !inserted) return std::unexpected(inserted.error());
+      return IssuedCertificate{status_of(*row, now), row->certificate_pem, {}, std::nullopt};
+    }
+    // Soft: a reservation (REQ-31, REQ-50). The certificate is made when the investor's software
+    // downloads it; until then the row has a serial, a deadline as not_after, and no certificate.
+    auto serial = random_serial_hex();
+    if (!serial) return std::unexpected(serial.error());
+    unsigned char* der = nullptr;
+    const int der_length = i2d_X509_NAME(name.get(), &der);
+    if (der_length <= 0) return fail("CA_ISSUE_FAILED", "cannot encode the subject name");
+    const std::string subject_der(reinterpret_cast<const char*>(der), static_cast<std::size_t>(der_length));
+    OPENSSL_free(der);
+    CertRow row;
+    row.serial = *serial;
+    row.subject_key = subject_key;
+    row.kind = kind;
+    row.medium = Medium::soft;
+    row.state = CertState::pending_download;
+    row.not_before = now;
+    row.not_after = now + std::int64_t{impl.options.profile.soft_download_valid_hours} * 3600;
+    row.changed_at = now;
+    if (auto inserted = impl.insert(row); !inserted) return std::unexpected(inserted.error());
+    auto grant = impl.insert_grant(row.serial, subject_der, row.not_after);
+    if (!grant) return std::unexpected(grant.error());
+    log::info("softcert_reserved", {{"serial", row.serial}, {"reference", grant->reference}});
+    return IssuedCertificate{status_of(row, now), {}, {}, std::move(*grant)};
+  };
+
+  // A retried soft apply: the stored answer holds no code (only its hash is kept anywhere), so the
+  // same reservation gets a new code and the old one stops working. A reservation that can no
+  // longer be downloaded is refused: the kiosk starts a new apply with a new request id.
+  auto replay = [&](IssuedCertificate stored) -> Result<IssuedCertificate> {
+    const std::int64_t now = impl.now();
+    auto grant = impl.find_grant("serial", stored.status.serial);
+    if (!grant) return std::unexpected(grant.error());
+    if (!*grant) return fail("CA_STORAGE_FAILED", "the reservation of a stored soft apply is missing");
+    auto row = impl.require(stored.status.serial);
     if (!row) return std::unexpected(row.error());
-    row->subject_key = subject_key;
-    row->kind = kind;
-    row->medium = request.medium;
-    // A soft certificate waits for the investor's own software to download it (REQ-31, REQ-50).
-    row->state = request.medium == Medium::soft ? CertState::pending_download : CertState::active;
-    row->changed_at = now;
-    if (auto inserted = impl.insert(*row); !inserted) return std::unexpected(inserted.error());
-    return IssuedCertificate{status_of(*row, now), row->certificate_pem, {}};
-  });
+    if ((*grant)->downloaded_at != 0) {
+      return fail("SOFTCERT_ALREADY_DOWNLOADED", "the soft certificate of this request was already downloaded");
+    }
+    if (impl.locked(**grant)) {
+      if (auto lapsed = impl.lapse(row->serial, now); !lapsed) return std::unexpected(lapsed.error());
+      return fail("SOFTCERT_LOCKED", "too many wrong codes; apply again with a new request id");
+    }
+    if (now >= (*grant)->expires_at || row->state != CertState::pending_download) {
+      if (auto lapsed = impl.lapse(row->serial, now); !lapsed) return std::unexpected(lapsed.error());
+      return fail("SOFTCERT_EXPIRED", "the download period has passed; apply again with a new request id");
+    }
+    auto code = impl.set_new_code((*grant)->reference);
+    if (!code) return std::unexpected(code.error());
+    stored.status = status_of(*row, now);
+    stored.download = SoftDownloadGrant{(*grant)->reference, std::move(*code), (*grant)->expires_at};
+    return stored;
+  };
+  if (soft) return impl.run_issue("apply", request.request_id, hash, body, replay);
+  return impl.run_issue("apply", request.request_id, hash, body);
 }
 
 Result<IssuedCertificate> LocalCa::renew(const RenewRequest& request) {
@@ -841,7 +1146,7 @@ Result<IssuedCertificate> LocalCa::renew(const RenewRequest& request) {
     retired.superseded_by = row->serial;
     retired.changed_at = now;
     if (auto updated = impl.update_state(retired); !updated) return std::unexpected(updated.error());
-    return IssuedCertificate{status_of(*row, now), row->certificate_pem, retired.serial};
+    return IssuedCertificate{status_of(*row, now), row->certificate_pem, retired.serial, std::nullopt};
   });
 }
 
@@ -933,7 +1238,7 @@ Result<IssuedCertificate> LocalCa::reissue(const ReissueRequest& request) {
     retired.superseded_by = row->serial;
     if (auto linked = impl.update_state(retired); !linked) return std::unexpected(linked.error());
     if (auto hooked = impl.hook("reissue:after-issue"); !hooked) return std::unexpected(hooked.error());
-    return IssuedCertificate{status_of(*row, now), row->certificate_pem, retired.serial};
+    return IssuedCertificate{status_of(*row, now), row->certificate_pem, retired.serial, std::nullopt};
   });
 }
 
@@ -944,13 +1249,140 @@ Result<CertificateStatus> LocalCa::status(std::string_view serial) {
   return status_of(*row, impl_->now());
 }
 
+Result<DownloadedCertificate> LocalCa::download_soft(std::string_view reference, std::string_view code,
+                                                     std::string_view csr_text) {
+  auto csr = parse_csr(csr_text);
+  if (!csr) return std::unexpected(csr.error());
+  const std::string typed_code = normalised_id(code);  // the investor may type lower case
+  const std::string csr_sha256 = sha256_hex_of(csr->der);
+  Impl& impl = *impl_;
+  std::lock_guard lock(impl.mutex);
+  if (auto begun = impl.exec("BEGIN IMMEDIATE"); !begun) return std::unexpected(begun.error());
+  // Refusals that change something (an attempt counted, a reservation lapsed) are committed.
+  auto refuse = [&](bool keep_changes, const char* error_code, std::string message) -> Result<DownloadedCertificate> {
+    if (!keep_changes || !impl.exec("COMMIT")) (void)impl.exec("ROLLBACK");
+    log::info("softcert_download_refused", {{"code", error_code}});
+    return fail(error_code, std::move(message));
+  };
+  auto storage_error = [&](Error error) -> Result<DownloadedCertificate> {
+    (void)impl.exec("ROLLBACK");
+    return std::unexpected(std::move(error));
+  };
+  constexpr const char* kInvalid = "SOFTCERT_CODE_INVALID";
+  const std::string invalid_message = "the reference number or the authorisation code is not right";
+  const std::int64_t now = impl.now();
+
+  auto grant = impl.find_grant("reference", reference);
+  if (!grant) return storage_error(grant.error());
+  const std::string offered = impl.code_hash_of(reference, typed_code);
+  if (!*grant) {
+    // Same work as a known reference, so timing does not tell references apart.
+    const std::string decoy(offered.size(), '0');
+    (void)CRYPTO_memcmp(offered.data(), decoy.data(), offered.size());
+    return refuse(false, kInvalid, invalid_message);
+  }
+  const Impl::Grant& held = **grant;
+  if (impl.locked(held)) {
+    if (auto lapsed = impl.lapse(held.serial, now); !lapsed) return storage_error(lapsed.error());
+    return refuse(true, "SOFTCERT_LOCKED",
+                  "too many wrong codes were tried; ask at a branch or the operator for a new soft certificate");
+  }
+  const bool code_right = offered.size() == held.code_hash.size() &&
+                          CRYPTO_memcmp(offered.data(), held.code_hash.data(), offered.size()) == 0;
+  if (!code_right) {
+    if (held.downloaded_at != 0) return refuse(false, kInvalid, invalid_message);
+    auto counted =
+        impl.prepare("UPDATE ca_soft_downloads SET failed_attempts = failed_attempts + 1 WHERE reference = ?");
+    if (!counted) return storage_error(counted.error());
+    sqlite3_bind_text(counted->handle, 1, held.reference.c_str(), -1, SQLITE_TRANSIENT);
+    if (auto done = impl.step_done(*counted); !done) return storage_error(done.error());
+    if (held.failed_attempts + 1 >= impl.options.profile.soft_download_max_attempts) {
+      if (auto lapsed = impl.lapse(held.serial, now); !lapsed) return storage_error(lapsed.error());
+    }
+    return refuse(true, kInvalid, invalid_message);
+  }
+  auto row = impl.require(held.serial);
+  if (!row) return storage_error(row.error());
+  if (held.downloaded_at != 0) {
+    // A lost answer must not strand the investor: the same request again gets the same certificate.
+    if (held.csr_sha256 != csr_sha256) {
+      return refuse(false, "SOFTCERT_ALREADY_DOWNLOADED",
+                    "this soft certificate was already downloaded, for another key");
+    }
+    (void)impl.exec("ROLLBACK");
+    return DownloadedCertificate{status_of(*row, now), row->certificate_pem, impl.chain_pem()};
+  }
+  if (now >= held.expires_at || row->state != CertState::pending_download) {
+    if (auto lapsed = impl.lapse(held.serial, now); !lapsed) return storage_error(lapsed.error());
+    return refuse(true, "SOFTCERT_EXPIRED",
+                  "the download period has passed; ask at a branch or the operator for a new soft certificate");
+  }
+  const auto* der = reinterpret_cast<const unsigned char*>(held.subject_der.data());
+  NamePtr name(d2i_X509_NAME(nullptr, &der, static_cast<long>(held.subject_der.size())));
+  if (!name) return storage_error(Error{"CA_STORAGE_FAILED", "the reserved subject name is unreadable"});
+  auto issued = impl.issue(name.get(), *csr, now, held.serial);
+  if (!issued) return storage_error(issued.error());
+  CertRow active = *row;
+  active.state = CertState::active;  // REQ-31: the download makes it active
+  active.not_before = issued->not_before;
+  active.not_after = issued->not_after;
+  active.spki_sha256 = issued->spki_sha256;
+  active.certificate_pem = issued->certificate_pem;
+  active.changed_at = now;
+  if (auto stored = impl.store_downloaded(active); !stored) return storage_error(stored.error());
+  auto marked = impl.prepare("UPDATE ca_soft_downloads SET downloaded_at = ?, csr_sha256 = ? WHERE reference = ?");
+  if (!marked) return storage_error(marked.error());
+  sqlite3_bind_int64(marked->handle, 1, now);
+  sqlite3_bind_text(marked->handle, 2, csr_sha256.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(marked->handle, 3, held.reference.c_str(), -1, SQLITE_TRANSIENT);
+  if (auto done = impl.step_done(*marked); !done) return storage_error(done.error());
+  if (auto committed = impl.exec("COMMIT"); !committed) return storage_error(committed.error());
+  log::info("softcert_downloaded", {{"serial", active.serial}, {"reference", held.reference}});
+  return DownloadedCertificate{status_of(active, now), active.certificate_pem, impl.chain_pem()};
+}
+
+Result<std::vector<CertificateStatus>> LocalCa::lookup(const CaSubject& subject) {
+  if (!is_printable_id(subject.identity.id_number)) {
+    return fail("CA_SUBJECT_INVALID", "the subject needs an ID number (letters, digits, '-')");
+  }
+  Impl& impl = *impl_;
+  const std::string subject_key = impl.subject_key_of(subject);
+  const std::string kind(kiosk::to_string(subject.kind));
+  std::lock_guard lock(impl.mutex);
+  const std::int64_t now = impl.now();
+  if (auto begun = impl.exec("BEGIN IMMEDIATE"); !begun) return std::unexpected(begun.error());
+  auto abandon = [&](Error error) -> Result<std::vector<CertificateStatus>> {
+    (void)impl.exec("ROLLBACK");
+    return std::unexpected(std::move(error));
+  };
+  if (auto lapsed = impl.lapse_subject(subject_key, kind, now); !lapsed) return abandon(lapsed.error());
+  const std::string sql = std::string("SELECT ") + kRowColumns +
+                          " FROM ca_certificates WHERE subject_key = ? AND kind = ? AND state <> 'revoked' "
+                          "ORDER BY not_before DESC, serial";
+  std::vector<CertificateStatus> found;
+  {
+    auto rows = impl.prepare(sql.c_str());
+    if (!rows) return abandon(rows.error());
+    sqlite3_bind_text(rows->handle, 1, subject_key.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(rows->handle, 2, kind.c_str(), -1, SQLITE_TRANSIENT);
+    int rc = 0;
+    while ((rc = sqlite3_step(rows->handle)) == SQLITE_ROW) found.push_back(status_of(read_row(rows->handle), now));
+    if (rc != SQLITE_DONE) {
+      return abandon(Error{"CA_STORAGE_FAILED", std::string("CA index read failed: ") + sqlite3_errmsg(impl.db)});
+    }
+  }
+  if (auto committed = impl.exec("COMMIT"); !committed) return abandon(committed.error());
+  return found;
+}
+
 Result<std::string> LocalCa::crl_pem(std::chrono::hours next_update) {
   Impl& impl = *impl_;
   std::lock_guard lock(impl.mutex);
   const std::int64_t now = impl.now();
   auto rows = impl.prepare(
       "SELECT serial, state, revocation_reason, changed_at FROM ca_certificates "
-      "WHERE state IN ('revoked','frozen') ORDER BY serial");
+      "WHERE state IN ('revoked','frozen') AND certificate_pem <> '' ORDER BY serial");  // lapsed reservations: never
+                                                                                         // issued
   if (!rows) return std::unexpected(rows.error());
   CrlPtr crl(X509_CRL_new());
   if (!crl || X509_CRL_set_version(crl.get(), 1) != 1 ||  // v2

@@ -1,7 +1,8 @@
 // `local-ca`: the embedded default CA back end on OpenSSL 3. A root CA and an issuing CA made on
 // first start under DATA/ca (keys 0600, written temp -> fsync -> rename), investor certificates
 // from a configurable profile, and the certificate states in the gateway's SQLite index
-// (DATA/index.sqlite, tables ca_certificates and ca_requests; WAL, synchronous=FULL).
+// (DATA/index.sqlite, tables ca_certificates, ca_requests and ca_soft_downloads; WAL,
+// synchronous=FULL).
 // Each operation's state change and its ca_requests row commit in one SQL transaction, so a
 // retried request finds either nothing (and runs) or the stored answer (and returns it).
 #pragma once
@@ -25,6 +26,8 @@ struct CaProfile {
   int validity_days = 730;
   int renewal_window_days = 30;                // renew is allowed from this many days before not_after (REQ-33)
   bool allow_second_live_certificate = false;  // REQ-32, TBD-CSDC
+  int soft_download_valid_hours = 24;          // how long a soft certificate's download code works
+  int soft_download_max_attempts = 5;          // wrong codes before the reservation locks
   std::vector<std::string> freeze_reasons{"LOST_MEDIUM", "SUSPECTED_COMPROMISE", "HOLDER_REQUEST", "OTHER"};
   std::vector<std::string> reissue_reasons{"LOST", "DAMAGED", "LOCKED"};
   std::vector<std::string> revoke_reasons{"HOLDER_REQUEST", "KEY_COMPROMISE", "OTHER"};
@@ -46,6 +49,9 @@ struct CaFiles {
   std::filesystem::path issuing_cert;
   std::filesystem::path issuing_key;
   std::filesystem::path subject_key;  // HMAC key for the subject hash stored instead of ID numbers
+  // HMAC key for the soft download codes' hashes. Not part of the CA's identity: made when missing
+  // (also in a DATA/ca from before soft downloads); losing it only voids codes not yet used.
+  std::filesystem::path download_code_key;
 };
 CaFiles ca_files(const std::filesystem::path& data_dir);
 
@@ -63,6 +69,9 @@ class LocalCa final : public CaAdapter {
   Result<IssuedCertificate> reissue(const ReissueRequest& request) override;
   Result<CertificateStatus> revoke(const RevokeRequest& request) override;
   Result<CertificateStatus> status(std::string_view serial) override;
+  Result<DownloadedCertificate> download_soft(std::string_view reference, std::string_view code,
+                                              std::string_view csr) override;
+  Result<std::vector<CertificateStatus>> lookup(const CaSubject& subject) override;
 
   // A CRL (PEM) signed by the issuing CA: revoked certificates with their reason, frozen ones as
   // certificateHold. Valid from now for `next_update`.

@@ -89,7 +89,9 @@ class LocalCaTest : public ::testing::Test {
 
   IssuedCertificate apply_ok(int subject_number, Medium medium = Medium::hard) {
     auto key = new_key();
-    auto issued = ca_->apply({next_id(), subject_numbered(subject_number), make_csr(key.get()), medium});
+    // A soft apply carries no request: the investor's software sends one at download.
+    const std::string csr = medium == Medium::soft ? std::string() : make_csr(key.get());
+    auto issued = ca_->apply({next_id(), subject_numbered(subject_number), csr, medium});
     EXPECT_TRUE(issued) << issued.error().to_string();
     return issued.value_or(IssuedCertificate{});
   }
@@ -121,7 +123,8 @@ std::string certificate_in_state(LocalCaTest& test, LocalCa& ca, ManualClock& cl
   auto id = [&] { return "table-" + std::to_string(++counter); };
   auto key = new_key();
   const Medium medium = state == CertState::pending_download ? Medium::soft : Medium::hard;
-  auto issued = ca.apply({id(), subject_numbered(subject), make_csr(key.get()), medium});
+  auto issued =
+      ca.apply({id(), subject_numbered(subject), medium == Medium::soft ? std::string() : make_csr(key.get()), medium});
   EXPECT_TRUE(issued) << issued.error().to_string();
   const std::string serial = issued->status.serial;
   switch (state) {

@@ -3,6 +3,7 @@
 #include "kiosk/core/json_nesting.hpp"
 #include "kiosk/core/time_text.hpp"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -138,6 +139,59 @@ std::optional<std::string> bearer_token(std::string_view authorization) {
   return std::string(token);
 }
 
+FailedAttemptThrottle::FailedAttemptThrottle(std::size_t max_failures, std::chrono::seconds window,
+                                             std::size_t max_tracked_ids)
+    : max_failures_(max_failures), window_(window), max_tracked_ids_(max_tracked_ids) {}
+
+void FailedAttemptThrottle::forget_expired(std::deque<Clock::time_point>& failures, Clock::time_point now) const {
+  while (!failures.empty() && failures.front() + window_ <= now) failures.pop_front();
+}
+
+bool FailedAttemptThrottle::is_throttled(std::string_view id, Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  const auto found = failures_.find(std::string(id));
+  if (found == failures_.end()) return false;
+  forget_expired(found->second, now);
+  if (found->second.empty()) {
+    failures_.erase(found);
+    return false;
+  }
+  return found->second.size() >= max_failures_;
+}
+
+void FailedAttemptThrottle::record_failure(std::string_view id, Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  auto found = failures_.find(std::string(id));
+  if (found == failures_.end()) {
+    if (failures_.size() >= max_tracked_ids_) {
+      // An id whose newest failure has left the window has nothing left to count.
+      std::erase_if(failures_, [&](const auto& entry) { return entry.second.back() + window_ <= now; });
+    }
+    if (failures_.size() >= max_tracked_ids_) {
+      const auto stalest = std::min_element(failures_.begin(), failures_.end(), [](const auto& a, const auto& b) {
+        return a.second.back() < b.second.back();
+      });
+      failures_.erase(stalest);
+    }
+    found = failures_.emplace(std::string(id), std::deque<Clock::time_point>{}).first;
+  }
+  auto& failures = found->second;
+  forget_expired(failures, now);
+  failures.push_back(now);
+  // Only the newest max_failures matter for the decision; older ones need not be kept.
+  while (failures.size() > max_failures_) failures.pop_front();
+}
+
+void FailedAttemptThrottle::clear(std::string_view id) {
+  std::lock_guard lock(mutex_);
+  failures_.erase(std::string(id));
+}
+
+std::size_t FailedAttemptThrottle::tracked_ids() {
+  std::lock_guard lock(mutex_);
+  return failures_.size();
+}
+
 ApiHandler::ApiHandler(StaffLookup lookup, std::string version, std::size_t max_body_bytes, int decoy_iterations,
                        NciisCheck nciis_check, ExtraRoutes extra_routes)
     : lookup_(std::move(lookup)),
@@ -172,6 +226,10 @@ ApiResponse ApiHandler::handle(const ApiRequest& request) {
     if (request.listener == Listener::device && path == "/v1/device/nciis-check") {
       if (request.method != "POST") return error_response(405, "METHOD_NOT_ALLOWED", "use POST for an NCIIS check");
       return nciis_check(request);
+    }
+    if (request.listener == Listener::device && path == "/v1/device/staff/verify") {
+      if (request.method != "POST") return error_response(405, "METHOD_NOT_ALLOWED", "use POST to verify staff");
+      return staff_verify(request);
     }
     if (extra_routes_) {
       if (auto answer = extra_routes_(request)) return std::move(*answer);
@@ -222,6 +280,45 @@ ApiResponse ApiHandler::sign_in(const ApiRequest& request) {
                                  {"display_name", staff.display_name},
                                  {"role", staff.role},
                                  {"expires_in", kSessionLifetime.count()}});
+}
+
+// The on-site staff member confirms a step at the kiosk (REQ-27, REQ-49). No session is created: the
+// kiosk only learns who typed the password, and asks again for the next confirmation.
+ApiResponse ApiHandler::staff_verify(const ApiRequest& request) {
+  auto parsed = parse_sign_in_request(request.body, max_body_bytes_);
+  if (!parsed) return error_response(400, parsed.error().code, parsed.error().message);
+  struct PasswordWipe {
+    std::string& password;
+    ~PasswordWipe() { OPENSSL_cleanse(password.data(), password.size()); }
+  } wipe{parsed->password};
+
+  // Checked before any PBKDF2 work, so a throttled id also costs the gateway nothing. Unknown ids
+  // are throttled like known ones: a different answer would tell which ids exist. Requests already
+  // past this check when the fifth failure lands may still finish (at most one per worker thread).
+  const auto now = FailedAttemptThrottle::Clock::now();
+  if (staff_verify_throttle_.is_throttled(parsed->staff_id, now)) {
+    log::warn("staff_verify_throttled", {{"device_id", request.device_id}});
+    return error_response(429, "SIGN_IN_THROTTLED",
+                          "too many wrong passwords for this staff id; wait 5 minutes and try again");
+  }
+  auto found = lookup_(parsed->staff_id);
+  if (!found) {
+    log::error("staff_verify_storage_error", {{"code", found.error().code}, {"device_id", request.device_id}});
+    return error_response(503, "STORAGE_UNAVAILABLE", "staff accounts cannot be read right now; try again later");
+  }
+  const bool known = found->has_value();
+  const bool password_ok = verify_password(parsed->password, known ? (*found)->password : decoy_hash_);
+  if (!known || !password_ok) {
+    staff_verify_throttle_.record_failure(parsed->staff_id, FailedAttemptThrottle::Clock::now());
+    // Same answer as sign_in's refusal; the id is not logged (people type passwords into it).
+    log::warn("staff_verify_refused", {{"device_id", request.device_id}});
+    return error_response(401, "SIGN_IN_REFUSED", "staff id or password is wrong");
+  }
+  staff_verify_throttle_.clear(parsed->staff_id);
+  const StaffRecord& staff = **found;
+  log::info("staff_verify", {{"staff_id", staff.staff_id}, {"role", staff.role}, {"device_id", request.device_id}});
+  return json_response(200,
+                       json{{"staff_id", staff.staff_id}, {"display_name", staff.display_name}, {"role", staff.role}});
 }
 
 ApiResponse ApiHandler::session(const ApiRequest& request) {

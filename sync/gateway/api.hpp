@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -63,6 +64,32 @@ std::optional<std::string> bearer_token(std::string_view authorization);
 // {"code":..,"message":..}
 std::string error_body(std::string_view code, std::string_view message);
 
+// Counts refused password attempts per staff id and says when an id must wait. In memory only: a
+// gateway restart forgets the counts, and each gateway instance behind a load balancer counts on
+// its own (an attacker spread over N instances gets N times the attempts). Thread-safe.
+class FailedAttemptThrottle {
+ public:
+  using Clock = std::chrono::steady_clock;
+  // At most `max_tracked_ids` ids are remembered, so a stream of made-up ids cannot grow memory
+  // without bound; past that the id whose latest failure is oldest is forgotten first.
+  FailedAttemptThrottle(std::size_t max_failures, std::chrono::seconds window, std::size_t max_tracked_ids = 10000);
+
+  // True when `id` has `max_failures` failures within the window ending at `now`.
+  bool is_throttled(std::string_view id, Clock::time_point now);
+  void record_failure(std::string_view id, Clock::time_point now);
+  void clear(std::string_view id);  // after a correct password
+  std::size_t tracked_ids();
+
+ private:
+  void forget_expired(std::deque<Clock::time_point>& failures, Clock::time_point now) const;
+
+  std::size_t max_failures_;
+  std::chrono::seconds window_;
+  std::size_t max_tracked_ids_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::deque<Clock::time_point>> failures_;  // oldest first
+};
+
 using StaffLookup = std::function<Result<std::optional<StaffRecord>>(std::string_view staff_id)>;
 // Answers and durably records one NCIIS query (NciisService::check_and_record in the gateway).
 using NciisCheck = std::function<Result<NciisReply>(const NciisQuery& query, std::string_view device_id,
@@ -75,6 +102,10 @@ using ExtraRoutes = std::function<std::optional<ApiResponse>(const ApiRequest& r
 class ApiHandler {
  public:
   static constexpr std::chrono::seconds kSessionLifetime{8 * 60 * 60};
+  // POST /v1/device/staff/verify: this many refused passwords for one staff id within the window
+  // and that id gets 429 SIGN_IN_THROTTLED until the oldest failure leaves the window.
+  static constexpr std::size_t kStaffVerifyMaxFailures = 5;
+  static constexpr std::chrono::seconds kStaffVerifyFailureWindow{5 * 60};
 
   // `decoy_iterations` only exists so the fuzzer can keep unknown-id sign-ins cheap. Without
   // `nciis_check` the NCIIS route answers 503 NCIIS_UNAVAILABLE.
@@ -95,6 +126,7 @@ class ApiHandler {
   ApiResponse sign_in(const ApiRequest& request);
   ApiResponse session(const ApiRequest& request);
   ApiResponse nciis_check(const ApiRequest& request);
+  ApiResponse staff_verify(const ApiRequest& request);
 
   StaffLookup lookup_;
   NciisCheck nciis_check_;
@@ -105,6 +137,7 @@ class ApiHandler {
   std::mutex sessions_mutex_;
   // Keyed by the SHA-256 of the token, so a memory dump does not hand out live tokens.
   std::unordered_map<std::string, Session> sessions_;
+  FailedAttemptThrottle staff_verify_throttle_{kStaffVerifyMaxFailures, kStaffVerifyFailureWindow};
 };
 
 }  // namespace kiosk::gateway

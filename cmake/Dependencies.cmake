@@ -9,6 +9,7 @@ find_package(nlohmann_json 3 REQUIRED)
 pkg_check_modules(TOMLPP REQUIRED IMPORTED_TARGET tomlplusplus)
 pkg_check_modules(SDL2 REQUIRED IMPORTED_TARGET sdl2)
 pkg_check_modules(IMGUI REQUIRED IMPORTED_TARGET imgui)
+pkg_check_modules(QRENCODE REQUIRED IMPORTED_TARGET libqrencode)  # the soft-certificate QR code
 
 if(KIOSK_BUILD_TESTS)
   find_package(GTest REQUIRED)

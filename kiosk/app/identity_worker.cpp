@@ -99,6 +99,17 @@ void IdentityWorker::disarm() {
   armed_attempt_.reset();
 }
 
+std::optional<VerifiedRead> IdentityWorker::verified_read(std::uint64_t attempt) const {
+  std::lock_guard lock(mutex_);
+  if (!verified_ || verified_->attempt != attempt) return std::nullopt;
+  return verified_;
+}
+
+void IdentityWorker::forget() {
+  std::lock_guard lock(mutex_);
+  verified_.reset();
+}
+
 void IdentityWorker::report_reader(bool online, const std::string& code) {
   if (reported_online_ == online && reported_code_ == code) return;
   reported_online_ = online;
@@ -248,9 +259,32 @@ void IdentityWorker::read_for(std::uint64_t attempt) {
       log::warn("photo_decode_failed", {{"code", photo.error().code}});
     }
   }
+  VerifiedRead verified;
+  verified.attempt = attempt;
+  verified.document_type = type;
+  verified.name = document.name.empty() ? document.english_name : document.name;
+  verified.id_number = document.id_number;
+  verified.idv_details = {{"document_type", std::string(to_string(type))},
+                          {"verification_method", "chip-read"},
+                          {"reader_id", reader_id},
+                          {"read_at", utc_iso8601(read_at, TimePrecision::milliseconds)},
+                          {"chip_data_sha256", chip_data_sha256},
+                          {"chip_photo_sha256", chip_photo_sha256}};
+  verified.evidence_files = {{"id_chip_read", folder / "idv.json"},
+                             {"chip_text", folder / "chip-text.bin"},
+                             {"chip_photo", folder / "chip-photo.wlt"}};
+  if (!card->fingerprint.empty())
+    verified.evidence_files.emplace_back("chip_fingerprint", folder / "chip-fingerprint.bin");
+  if (nciis) {
+    verified.idv_details["nciis_request_id"] = nciis->request_id;
+    verified.idv_details["nciis_checked_at"] = nciis->checked_at;
+    verified.idv_details["nciis_result"] = nciis->result;
+    verified.idv_details["nciis_photo_sha256"] = nciis->photo_sha256;
+  }
   {
     std::lock_guard lock(mutex_);
     if (armed_attempt_ == attempt) armed_attempt_.reset();
+    verified_ = std::move(verified);
   }
   queue_.push(event::IdentityVerified{attempt, std::move(summary)});
 }

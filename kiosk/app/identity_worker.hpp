@@ -11,10 +11,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "hal/idcard/photo_decoder.hpp"
@@ -53,6 +55,18 @@ IdentityProblem problem_for_document_check(const std::string& code);
 // "张*", "T*** ***": the first character kept, every other non-space character starred.
 std::string mask_name(const std::string& utf8_name);
 
+// A read that passed every check, for the transaction's `idv` step and the certificate subject.
+// Holds the investor's name and ID number: it stays in the app's memory, never in the session's
+// state, a log or an event.
+struct VerifiedRead {
+  std::uint64_t attempt = 0;
+  DocumentType document_type = DocumentType::prc_id;
+  std::string name;
+  std::string id_number;
+  std::map<std::string, std::string> idv_details;                             // what `idv` needs (workflow README)
+  std::vector<std::pair<std::string, std::filesystem::path>> evidence_files;  // kind, file
+};
+
 class IdentityWorker {
  public:
   IdentityWorker(IdentityWorkerConfig config, NciisCheck nciis, EventQueue<Event>& queue);
@@ -64,6 +78,9 @@ class IdentityWorker {
   void arm(std::uint64_t attempt);
   // Stop looking (the session left the screen); a read in progress finishes but is ignored.
   void disarm();
+  // The verified read of `attempt`, if that attempt passed (kept until forget() or the next pass).
+  [[nodiscard]] std::optional<VerifiedRead> verified_read(std::uint64_t attempt) const;
+  void forget();  // the session ended: drop the personal data
 
  private:
   void run(std::stop_token stop);
@@ -76,7 +93,8 @@ class IdentityWorker {
   hal::idcard::IdCardReader reader_;
   std::optional<hal::idcard::PhotoDecoder> decoder_;
   std::string decoder_problem_;
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
+  std::optional<VerifiedRead> verified_;
   std::condition_variable_any wake_;
   std::optional<std::uint64_t> armed_attempt_;
   std::optional<bool> reported_online_;

@@ -35,6 +35,7 @@ Result<KioskConfig> read(ConfigReader reader, std::filesystem::path source) {
   c.kiosk_mode = parse_enum<KioskMode>(kiosk_mode).value_or(KioskMode::attended_witness);
   KIOSK_READ(c.rule_pack, reader.get_path("kiosk.rule_pack", c.rule_pack));
   KIOSK_READ(c.rule_pack_public_key, reader.get_path("kiosk.rule_pack_public_key", c.rule_pack_public_key));
+  KIOSK_READ(c.staff_registry, reader.get_path("kiosk.staff_registry", c.staff_registry));
 
   KIOSK_READ(c.gateway_url, reader.get_string("gateway.url", c.gateway_url));
   KIOSK_READ(c.gateway_ca_file, reader.get_path("gateway.ca_file", c.gateway_ca_file));
@@ -76,6 +77,13 @@ Result<KioskConfig> read(ConfigReader reader, std::filesystem::path source) {
   KIOSK_READ(c.camera, reader.get_string("devices.camera", c.camera));
   KIOSK_READ(c.printer, reader.get_string("devices.printer", c.printer));
 
+  static constexpr std::string_view key_types[] = {"ec-p256", "rsa2048"};
+  KIOSK_READ(c.token_allowlist, reader.get_path("token.allowlist", c.token_allowlist));
+  KIOSK_READ(c.shuffled_keypad, reader.get_bool("token.shuffled_keypad", c.shuffled_keypad));
+  KIOSK_READ(c.token_key_type, reader.get_choice("token.key_type", c.token_key_type, key_types));
+  KIOSK_READ(seconds, reader.get_int("token.reinsert_timeout_seconds", c.token_reinsert_timeout.count(), 5, 600));
+  c.token_reinsert_timeout = std::chrono::seconds{seconds};
+
   KIOSK_READ(c.nciis_check, reader.get_bool("identity.nciis_check", c.nciis_check));
 
   KIOSK_READ(c.log_file, reader.get_path("log.file", c.log_file));
@@ -115,6 +123,16 @@ KioskSettings session_settings(const KioskConfig& config) {
                        .idle_warning = config.idle_warning,
                        .default_language = config.language,
                        .maintenance_exit_allowed = config.maintenance_exit};
+}
+
+std::filesystem::path token_module_path(const KioskConfig& config) {
+  if (config.token_module == "sim") return "/usr/lib/softhsm/libsofthsm2.so";  // Debian's softhsm2 package
+  return config.token_module;
+}
+
+std::filesystem::path simulated_token_config(const KioskConfig& config) {
+  if (config.token_module != "sim") return {};
+  return config.state_dir / "softhsm" / "softhsm2.conf";
 }
 
 std::filesystem::path id_reader_path(const KioskConfig& config) {

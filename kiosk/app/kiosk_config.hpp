@@ -25,6 +25,7 @@ struct KioskConfig {
   KioskMode kiosk_mode = KioskMode::attended_witness;  // which channel this kiosk serves (REQ-49)
   std::filesystem::path rule_pack;                     // empty: the installed default pack
   std::filesystem::path rule_pack_public_key;          // empty: none (a production kiosk then refuses to start)
+  std::filesystem::path staff_registry;                // head office's staff feed; empty: no certificate transactions
 
   // [gateway]
   std::string gateway_url = "https://127.0.0.1:8443";
@@ -54,6 +55,12 @@ struct KioskConfig {
   std::string camera = "sim";
   std::string printer = "sim";
 
+  // [token]
+  std::filesystem::path token_allowlist;            // the accepted token models (REQ-04); empty: none accepted
+  bool shuffled_keypad = true;                      // the PIN keypad's digits in a new order each time
+  std::string token_key_type = "ec-p256";           // "ec-p256" or "rsa2048"
+  std::chrono::seconds token_reinsert_timeout{60};  // a token pulled mid-write may come back this long
+
   // [identity]
   bool nciis_check = true;  // ask NCIIS through head office after reading a resident ID card
 
@@ -67,6 +74,11 @@ Result<KioskConfig> load_kiosk_config(const std::filesystem::path& file);
 Result<KioskConfig> parse_kiosk_config(std::string_view text, std::string source_name, std::filesystem::path base_dir);
 
 KioskSettings session_settings(const KioskConfig& config);
+
+// The PKCS#11 module: the configured path, or SoftHSM2's module for "sim".
+std::filesystem::path token_module_path(const KioskConfig& config);
+// SoftHSM2's configuration file for "sim" (<state_dir>/softhsm/softhsm2.conf); empty otherwise.
+std::filesystem::path simulated_token_config(const KioskConfig& config);
 
 // The ID-card reader's device path: the configured one, or the simulator's link for "sim".
 std::filesystem::path id_reader_path(const KioskConfig& config);

@@ -12,6 +12,11 @@
 #include <string>
 #include <thread>
 
+#include <qrencode.h>
+
+#include <random>
+
+#include "kiosk/app/certificate_services.hpp"
 #include "kiosk/app/identity_worker.hpp"
 #include "kiosk/core/event_queue.hpp"
 #include "kiosk/core/log.hpp"
@@ -88,6 +93,41 @@ NciisCheck make_nciis_check(const KioskConfig& config) {
   };
 }
 
+// A QR code as an SDL texture: one texel per module with a 4-module quiet zone, drawn scaled
+// with nearest-neighbour sampling so the modules stay sharp.
+SDL_Texture* make_qr_texture(SDL_Renderer* renderer, const std::string& text) {
+  QRcode* code = QRcode_encodeString(text.c_str(), 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+  if (code == nullptr) return nullptr;
+  const int quiet = 4;
+  const int side = code->width + 2 * quiet;
+  std::vector<std::uint8_t> rgb(static_cast<std::size_t>(side) * side * 3, 255);
+  for (int y = 0; y < code->width; ++y) {
+    for (int x = 0; x < code->width; ++x) {
+      if ((code->data[y * code->width + x] & 1) == 0) continue;
+      const auto at = (static_cast<std::size_t>(y + quiet) * side + (x + quiet)) * 3;
+      rgb[at] = rgb[at + 1] = rgb[at + 2] = 0;
+    }
+  }
+  QRcode_free(code);
+  SDL_Texture* texture = SDL_CreateTexture(renderer, SDL_PIXELFORMAT_RGB24, SDL_TEXTUREACCESS_STATIC, side, side);
+  if (texture == nullptr) return nullptr;
+  SDL_SetTextureScaleMode(texture, SDL_ScaleModeNearest);
+  SDL_UpdateTexture(texture, nullptr, rgb.data(), side * 3);
+  return texture;
+}
+
+// Empties what was typed, overwriting it first (PINs and passwords must not linger).
+void clear_input(ui::KioskInput& input) {
+  for (std::string* field :
+       {&input.staff_id, &input.staff_password, &input.pin, &input.new_pin, &input.new_pin_again}) {
+    std::fill(field->begin(), field->end(), '\0');
+    field->clear();
+  }
+  input.focus = 0;
+  input.shift = false;
+  input.pins_differ = false;
+}
+
 bool maintenance_chord(const SDL_KeyboardEvent& key) {
   const Uint16 mod = key.keysym.mod;
   return key.keysym.sym == SDLK_q && (mod & KMOD_CTRL) != 0 && (mod & KMOD_ALT) != 0 && (mod & KMOD_SHIFT) != 0;
@@ -151,7 +191,6 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
   const KioskConfig& config = options.config;
   KioskRunResult result;
   SystemClock clock;
-  KioskSession session(session_settings(config), clock);
 
   // The rule pack says which identity documents this kiosk's channel accepts (REQ-08).
   std::string pack_key;
@@ -215,19 +254,40 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
   };
   auto photo_texture = std::make_shared<PhotoTexture>();
   SDL_Renderer* renderer = window.value()->renderer();
-  const ui::KioskView view{
-      .device_id = config.device_id, .photo_texture = [photo_texture, renderer](const ChipPhoto& photo) -> void* {
-        if (!photo.rgb || photo.rgb->size() != static_cast<std::size_t>(photo.width) * photo.height * 3) return nullptr;
-        if (photo.rgb.get() != photo_texture->source) {
-          if (photo_texture->texture != nullptr) SDL_DestroyTexture(photo_texture->texture);
-          photo_texture->texture =
-              SDL_CreateTexture(renderer, SDL_PIXELFORMAT_RGB24, SDL_TEXTUREACCESS_STATIC, photo.width, photo.height);
-          if (photo_texture->texture != nullptr)
-            SDL_UpdateTexture(photo_texture->texture, nullptr, photo.rgb->data(), photo.width * 3);
-          photo_texture->source = photo.rgb.get();
-        }
-        return photo_texture->texture;
-      }};
+  struct QrTexture {
+    SDL_Texture* texture = nullptr;
+    std::string text;
+    ~QrTexture() {
+      if (texture != nullptr) SDL_DestroyTexture(texture);
+    }
+  };
+  auto qr_texture = std::make_shared<QrTexture>();
+  ui::KioskInput input;
+  ui::KioskView view{.device_id = config.device_id,
+                     .photo_texture = [photo_texture, renderer](const ChipPhoto& photo) -> void* {
+                       if (!photo.rgb || photo.rgb->size() != static_cast<std::size_t>(photo.width) * photo.height * 3)
+                         return nullptr;
+                       if (photo.rgb.get() != photo_texture->source) {
+                         if (photo_texture->texture != nullptr) SDL_DestroyTexture(photo_texture->texture);
+                         photo_texture->texture = SDL_CreateTexture(
+                             renderer, SDL_PIXELFORMAT_RGB24, SDL_TEXTUREACCESS_STATIC, photo.width, photo.height);
+                         if (photo_texture->texture != nullptr)
+                           SDL_UpdateTexture(photo_texture->texture, nullptr, photo.rgb->data(), photo.width * 3);
+                         photo_texture->source = photo.rgb.get();
+                       }
+                       return photo_texture->texture;
+                     },
+                     .qr_texture = [qr_texture, renderer](const std::string& text) -> void* {
+                       if (qr_texture->texture == nullptr || qr_texture->text != text) {
+                         if (qr_texture->texture != nullptr) SDL_DestroyTexture(qr_texture->texture);
+                         qr_texture->texture = make_qr_texture(renderer, text);
+                         qr_texture->text = text;
+                       }
+                       return qr_texture->texture;
+                     },
+                     .input = &input,
+                     .submit_staff = {},
+                     .submit_pin = {}};
   ui::TouchTargets targets;
 
   // Declared before every producer so that it outlives them.
@@ -271,10 +331,48 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
   identity_config.evidence_dir = config.state_dir / "evidence";
   IdentityWorker identity(std::move(identity_config), make_nciis_check(config), queue);
 
+  // The certificate transaction needs head office's staff feed; without one the kiosk offers the
+  // identity check only and says so for the rest.
+  std::unique_ptr<CertificateServices> certificates;
+  if (!config.staff_registry.empty()) {
+    const std::string terms_hash = terms_version_hash(
+        pack->pack.settings.terms_version,
+        {catalogs->get(Language::zh_CN).text("tx.terms.body"), catalogs->get(Language::en).text("tx.terms.body")});
+    auto opened = CertificateServices::open(config, pack->pack, terms_hash, identity, queue, clock);
+    if (!opened) {
+      log::error("start_failed", {{"code", opened.error().code}, {"message", opened.error().message}});
+      result.exit_code = 2;
+      return result;
+    }
+    certificates = std::move(*opened);
+  }
+  KioskSession session(session_settings(config), clock, certificates ? &certificates->port() : nullptr);
+  if (certificates) {
+    CertificateServices* services = certificates.get();
+    view.submit_staff = [services, &session](std::string& staff_id, std::string& password) {
+      services->submit_staff(staff_id, password, session.state().flow_attempt);
+    };
+    view.submit_pin = [services](std::string& pin, std::string& new_pin) { services->submit_pin(pin, new_pin); };
+  }
+  Screen input_screen = Screen::attract;  // the screen the typed input belongs to
+  std::mt19937 keypad_shuffle{std::random_device{}()};
+
   std::optional<ui::ScriptRunner> script;
   if (options.script) script.emplace(*options.script, options.screenshot_dir);
+  // Scripts fill the staff sign-in fields like the on-screen keyboard would (PINs are tapped key by key).
   const ui::ScriptHost host{.current_screen = [&session] { return std::string(to_string(session.state().screen)); },
-                            .set_text = {}};
+                            .set_text =
+                                [&input, &session](std::string_view id, std::string_view text) {
+                                  if (session.state().screen != Screen::staff_sign_in) return false;
+                                  if (id == "staff.id") {
+                                    input.staff_id = text;
+                                  } else if (id == "staff.password") {
+                                    input.staff_password = text;
+                                  } else {
+                                    return false;
+                                  }
+                                  return true;
+                                }};
   const auto post = [&queue](const Event& e) { queue.push(e); };
 
   int frames_wanted = 1;
@@ -355,6 +453,17 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
         }
       }
     }
+    if (certificates) certificates->follow(state);
+    if (state.screen != input_screen) {
+      // Typed input belongs to one screen: wipe it on every change, and give each PIN screen a
+      // freshly shuffled keypad when configured.
+      clear_input(input);
+      if (state.screen == Screen::token_pin && config.shuffled_keypad) {
+        std::shuffle(input.keypad_order.begin(), input.keypad_order.end(), keypad_shuffle);
+      }
+      input_screen = state.screen;
+    }
+    if (state.screen == Screen::attract) identity.forget();
     if (state.screen == Screen::place_card) {
       identity.arm(state.identity_attempt);
     } else if (state.screen != Screen::reading_card) {
@@ -397,6 +506,7 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
     }
   }
   result.final_state = session.state();
+  clear_input(input);
   monitor.reset();  // joins the monitor thread before the queue goes away
   return result;
 }

@@ -19,6 +19,21 @@ std::string_view to_string(Screen screen) {
     case Screen::reading_card: return "reading_card";
     case Screen::identity_result: return "identity_result";
     case Screen::identity_failed: return "identity_failed";
+    case Screen::choose_medium: return "choose_medium";
+    case Screen::consent: return "consent";
+    case Screen::terms: return "terms";
+    case Screen::staff_sign_in: return "staff_sign_in";
+    case Screen::staff_verifying: return "staff_verifying";
+    case Screen::staff_decision: return "staff_decision";
+    case Screen::revocation_confirm: return "revocation_confirm";
+    case Screen::choose_reason: return "choose_reason";
+    case Screen::insert_token: return "insert_token";
+    case Screen::token_pin: return "token_pin";
+    case Screen::token_working: return "token_working";
+    case Screen::remove_token: return "remove_token";
+    case Screen::soft_grant: return "soft_grant";
+    case Screen::transaction_done: return "transaction_done";
+    case Screen::transaction_failed: return "transaction_failed";
   }
   return "attract";
 }
@@ -56,23 +71,16 @@ bool identity_retry_allowed(IdentityProblem problem) {
   return false;
 }
 
-KioskSession::KioskSession(KioskSettings settings, const Clock& clock)
-    : settings_(settings), clock_(clock), last_activity_(clock.now()) {
+KioskSession::KioskSession(KioskSettings settings, const Clock& clock, TransactionPort* transactions)
+    : settings_(settings), clock_(clock), transactions_(transactions), last_activity_(clock.now()) {
   state_.language = settings_.default_language;
 }
 
 void KioskSession::handle(const Event& event) {
   const KioskState before = state_;
   std::visit([this](const auto& e) { on(e); }, event);
-  const bool changed =
-      before.screen != state_.screen || before.language != state_.language || before.operation != state_.operation ||
-      before.idle_warning != state_.idle_warning || before.idle_seconds_left != state_.idle_seconds_left ||
-      before.gateway != state_.gateway || before.gateway_problem != state_.gateway_problem ||
-      before.exit_requested != state_.exit_requested || before.reader != state_.reader ||
-      before.reader_problem != state_.reader_problem || before.identity_attempt != state_.identity_attempt ||
-      before.identity.has_value() != state_.identity.has_value() ||
-      before.identity_problem != state_.identity_problem ||
-      before.identity_problem_code != state_.identity_problem_code;
+  // Every field counts: the UI redraws when anything the screens show has changed.
+  const bool changed = !(before == state_);
   if (changed) ++state_.revision;
 }
 
@@ -83,6 +91,7 @@ void KioskSession::touch() {
 }
 
 void KioskSession::clear_session() {
+  forget_transaction();
   state_.screen = Screen::attract;
   state_.operation.reset();
   forget_identity();
@@ -104,8 +113,22 @@ void KioskSession::on(const event::ChooseOperation& e) {
   touch();
   if (state_.screen != Screen::choose_operation) return;
   state_.operation = e.operation;
-  // Every operation starts by proving who the investor is (REQ-05).
-  begin_identity();
+  if (transactions_ == nullptr) {
+    // Identity only: every operation starts by proving who the investor is (REQ-05).
+    begin_identity();
+    return;
+  }
+  const auto media = transactions_->media_allowed(e.operation);
+  if (media.empty()) {
+    state_.failure_code = "MEDIUM_NOT_AVAILABLE";
+    state_.screen = Screen::operation_unavailable;
+    log::info("operation_refused",
+              {{"operation", std::string(to_string(e.operation))}, {"code", "MEDIUM_NOT_AVAILABLE"}});
+  } else if (media.size() > 1) {
+    state_.screen = Screen::choose_medium;
+  } else {
+    open_transaction(media.front());
+  }
 }
 
 void KioskSession::begin_identity() {
@@ -123,8 +146,11 @@ void KioskSession::forget_identity() {
 
 void KioskSession::on(const event::Back&) {
   touch();
-  if (state_.screen == Screen::operation_unavailable || state_.screen == Screen::place_card ||
-      state_.screen == Screen::identity_failed) {
+  const Screen screen = state_.screen;
+  if (screen == Screen::operation_unavailable || screen == Screen::place_card || screen == Screen::identity_failed ||
+      screen == Screen::choose_medium || screen == Screen::consent || screen == Screen::terms ||
+      screen == Screen::choose_reason || screen == Screen::staff_sign_in || screen == Screen::revocation_confirm) {
+    forget_transaction();
     state_.screen = Screen::choose_operation;
     state_.operation.reset();
     forget_identity();
@@ -198,6 +224,12 @@ void KioskSession::on(const event::IdentityFailed& e) {
   state_.identity_problem = e.problem;
   state_.identity_problem_code = e.code;
   state_.screen = Screen::identity_failed;
+  if (!identity_retry_allowed(e.problem) && !state_.transaction_id.empty() && transactions_ != nullptr) {
+    // The business ends here (REQ-06, REQ-07); the read's evidence stays in the evidence folder.
+    transactions_->abort(e.code);
+    log::info("transaction_ended", {{"transaction", state_.transaction_id}, {"code", e.code}});
+    state_.transaction_id.clear();
+  }
   log::info("identity_failed",
             {{"attempt", std::to_string(e.attempt)}, {"problem", std::string(to_string(e.problem))}, {"code", e.code}});
 }
@@ -212,6 +244,14 @@ void KioskSession::on(const event::RetryIdentity&) {
 void KioskSession::on(const event::ContinueAfterIdentity&) {
   touch();
   if (state_.screen != Screen::identity_result || !state_.operation) return;
+  if (transactions_ != nullptr && !state_.transaction_id.empty()) {
+    // The port brings this attempt's chip read (evidence and details) to the `idv` step.
+    StepInput input{.actor = workflow::Actor{},  // the kiosk itself (ActorKind::system)
+                    .details = {{"identity_attempt", std::to_string(state_.identity_attempt)}},
+                    .evidence = {}};
+    if (commit(StepId::idv, std::move(input))) show_next_step();
+    return;
+  }
   // The rest of the transaction (consent, form, witness, token) arrives with the next issues;
   // until then the kiosk says so openly instead of pretending to go on.
   state_.screen = Screen::operation_unavailable;

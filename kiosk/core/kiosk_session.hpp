@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,7 +15,9 @@
 #include <vector>
 
 #include "kiosk/core/clock.hpp"
+#include "kiosk/core/domain.hpp"
 #include "kiosk/core/operation.hpp"
+#include "kiosk/core/transaction_port.hpp"
 
 namespace kiosk {
 
@@ -30,6 +33,22 @@ enum class Screen {
   reading_card,           // a card is on the reader and being read (and checked online)
   identity_result,        // the card was read and accepted: the masked identity is shown
   identity_failed,        // the read or a check failed: what happened and what to do
+  // The certificate transaction, one screen per step kind (the rule pack orders the steps).
+  choose_medium,       // apply: a USB token or a soft certificate, when the pack allows both
+  consent,             // separate consent to cameras and recording (REQ-46)
+  terms,               // the subscriber terms, with their version (REQ-51)
+  staff_sign_in,       // a staff member on site signs in at the kiosk to take a step
+  staff_verifying,     // head office is checking the staff member's password
+  staff_decision,      // the signed-in staff member confirms or rejects the step
+  revocation_confirm,  // revoke: the investor confirms that revocation is final (REQ-37)
+  choose_reason,       // freeze, reissue, revoke: the reason code (M3)
+  insert_token,        // waiting for the USB token
+  token_pin,           // the investor's private PIN entry
+  token_working,       // key generation, request, CA, import, read-back
+  remove_token,        // done: take the token out
+  soft_grant,          // soft apply: the reference and authorisation code (and QR code)
+  transaction_done,    // the operation is complete
+  transaction_failed,  // the transaction ended without the operation: what happened and why
 };
 std::string_view to_string(Screen screen);
 
@@ -61,6 +80,7 @@ struct ChipPhoto {
   int width = 0;
   int height = 0;
   std::shared_ptr<const std::vector<std::uint8_t>> rgb;  // width*height*3 when decoded
+  bool operator==(const ChipPhoto&) const = default;
 };
 
 // What the identity screens show: masked, never the full name or number (the screen faces a
@@ -72,6 +92,60 @@ struct IdentitySummary {
   std::string valid_until;   // "YYYY-MM-DD" or "long-term"
   std::string nciis_result;  // "MATCH", or empty when no online check was made
   ChipPhoto photo;
+  bool operator==(const IdentitySummary&) const = default;
+};
+
+// Apply, renew and reissue put a new key and certificate on a token; the others only change the
+// certificate's state at head office.
+bool operation_writes_token(Operation operation);
+
+// What a staff step asks of the person who signs in.
+enum class StaffTask { identity_check, countersign, review };
+std::optional<StaffTask> staff_task_of(StepId step);
+StaffRole staff_role_for(StaffTask task);
+
+enum class PinEntryKind { current, initial_then_new };
+struct PinRequest {
+  PinEntryKind kind = PinEntryKind::current;
+  unsigned min_length = 4;
+  unsigned max_length = 16;
+  bool count_low = false;  // an earlier PIN was wrong
+  bool final_try = false;  // one more wrong PIN locks the token
+  bool operator==(const PinRequest&) const = default;
+};
+
+enum class TokenStage { waiting, checking, keygen, request, ca_call, import, verify };
+std::string_view to_string(TokenStage stage);
+
+// Why the certificate part failed, as the investor is told it (token.problem.<name>.* in the catalogs).
+enum class TokenProblem {
+  model_not_allowed,         // REQ-04: this token model is not on the allowlist
+  pin_locked,                // the PIN is blocked: the certificate has to be reissued on a new token
+  token_removed,             // the token left during the write: rolled back, nothing was issued
+  not_subjects_certificate,  // the certificate on the token is not this investor's (REQ-38)
+  no_certificate,            // no certificate on the token, and head office knows none to act on
+  ca_refused,                // head office refused the operation (the code says why)
+  head_office_unreachable,   // try again later
+  token_fault,               // the token or its driver failed
+};
+std::string_view to_string(TokenProblem problem);
+
+// The certificate the operation produced or changed, for the done screen.
+struct CertificateOutcome {
+  std::string serial;
+  std::string state;  // the CA's state name
+  std::string not_after;
+  std::string retired_serial;
+  bool operator==(const CertificateOutcome&) const = default;
+};
+
+// Soft apply: what the investor's own software needs. Shown once; the code is never journaled.
+struct SoftGrant {
+  std::string serial;
+  std::string reference;
+  std::string code;
+  std::string expires_at;
+  bool operator==(const SoftGrant&) const = default;
 };
 
 struct KioskSettings {
@@ -96,8 +170,27 @@ struct KioskState {
   std::optional<IdentitySummary> identity;
   std::optional<IdentityProblem> identity_problem;
   std::string identity_problem_code;  // the stable code behind the problem, for staff
-  bool exit_requested = false;        // the app leaves its loop at the next frame
-  std::uint64_t revision = 0;         // increases with every change, so the UI can tell a new state
+  // The certificate transaction.
+  std::uint64_t flow_attempt = 0;  // a new value for every transaction; device reports carry it
+  std::string transaction_id;
+  Medium medium = Medium::hard;
+  std::vector<StepId> steps;        // mandatory, in order
+  std::size_t next_step_index = 0;  // the first step not yet done
+  std::vector<std::string> reason_codes;
+  std::string reason;                   // chosen reason code (freeze, reissue, revoke)
+  std::optional<StaffTask> staff_task;  // the staff step waiting on this screen
+  std::string staff_display_name;       // who signed in for it (public roster name)
+  std::string staff_id;
+  std::string staff_problem_code;  // why the last sign-in or assignment was refused
+  std::optional<PinRequest> pin_request;
+  TokenStage token_stage = TokenStage::waiting;
+  std::optional<TokenProblem> token_problem;
+  std::optional<CertificateOutcome> outcome;
+  std::optional<SoftGrant> soft_grant;
+  std::string failure_code;     // transaction_failed: the stable code
+  bool exit_requested = false;  // the app leaves its loop at the next frame
+  std::uint64_t revision = 0;   // increases with every change, so the UI can tell a new state
+  bool operator==(const KioskState&) const = default;
 };
 
 // Intents come from the UI; the other events from timers, devices, the network and signals.
@@ -138,18 +231,85 @@ struct IdentityFailed {
 };
 struct RetryIdentity {};          // "try again" on the failure screen
 struct ContinueAfterIdentity {};  // "continue" on the result screen
-struct MaintenanceExit {};        // refused unless settings allow it
-struct Shutdown {};               // SIGTERM/SIGINT from the service manager
+struct ChooseMedium {
+  Medium medium;
+};
+struct ConsentAnswer {
+  bool agreed;
+};
+struct TermsAnswer {
+  bool accepted;
+};
+struct StaffSignInSubmitted {};  // the UI handed the typed id and password to the verifier
+struct StaffVerified {
+  std::uint64_t attempt;
+  std::string staff_id;
+  std::string display_name;
+};
+struct StaffRefused {
+  std::uint64_t attempt;
+  std::string code;
+};
+struct StaffDecision {
+  bool approved;
+};
+struct RevocationConfirmed {
+  bool confirmed;
+};
+struct ChooseReason {
+  std::string code;
+};
+// From the token worker (and the soft-apply task), tagged with the transaction's flow attempt.
+struct TokenWaiting {
+  std::uint64_t attempt;
+};
+struct TokenPinNeeded {
+  std::uint64_t attempt;
+  PinRequest request;
+};
+struct PinSubmitted {};  // the UI handed the PIN to the worker
+struct TokenProgress {
+  std::uint64_t attempt;
+  TokenStage stage;
+};
+struct TokenDone {
+  std::uint64_t attempt;
+  CertificateOutcome outcome;
+  std::vector<std::uint8_t> certificate_der;  // evidence; passed to the journal, not kept in the state
+  std::vector<std::uint8_t> request_der;
+  bool removal_detectable;  // the module reports removal; otherwise "done" is a touch
+};
+struct TokenFailed {
+  std::uint64_t attempt;
+  TokenProblem problem;
+  std::string code;
+};
+struct TokenRemoved {
+  std::uint64_t attempt;
+};
+struct SoftGranted {
+  std::uint64_t attempt;
+  SoftGrant grant;
+};
+struct TokenTakenOut {};    // "I have taken the token" on a kiosk whose module cannot see removal
+struct MaintenanceExit {};  // refused unless settings allow it
+struct Shutdown {};         // SIGTERM/SIGINT from the service manager
 }  // namespace event
 
-using Event = std::variant<event::Start, event::ChooseOperation, event::Back, event::SetLanguage, event::StillHere,
-                           event::EndSession, event::UserActivity, event::Tick, event::GatewayChecked,
-                           event::CardReaderStatus, event::CardDetected, event::IdentityVerified, event::IdentityFailed,
-                           event::RetryIdentity, event::ContinueAfterIdentity, event::MaintenanceExit, event::Shutdown>;
+using Event =
+    std::variant<event::Start, event::ChooseOperation, event::Back, event::SetLanguage, event::StillHere,
+                 event::EndSession, event::UserActivity, event::Tick, event::GatewayChecked, event::CardReaderStatus,
+                 event::CardDetected, event::IdentityVerified, event::IdentityFailed, event::RetryIdentity,
+                 event::ContinueAfterIdentity, event::ChooseMedium, event::ConsentAnswer, event::TermsAnswer,
+                 event::StaffSignInSubmitted, event::StaffVerified, event::StaffRefused, event::StaffDecision,
+                 event::RevocationConfirmed, event::ChooseReason, event::TokenWaiting, event::TokenPinNeeded,
+                 event::PinSubmitted, event::TokenProgress, event::TokenDone, event::TokenFailed, event::TokenRemoved,
+                 event::SoftGranted, event::TokenTakenOut, event::MaintenanceExit, event::Shutdown>;
 
 class KioskSession {
  public:
-  KioskSession(KioskSettings settings, const Clock& clock);
+  // `transactions` may be null: the kiosk then offers identity only and refuses the rest openly.
+  KioskSession(KioskSettings settings, const Clock& clock, TransactionPort* transactions = nullptr);
 
   void handle(const Event& event);
   [[nodiscard]] const KioskState& state() const { return state_; }
@@ -171,6 +331,24 @@ class KioskSession {
   void on(const event::IdentityFailed&);
   void on(const event::RetryIdentity&);
   void on(const event::ContinueAfterIdentity&);
+  void on(const event::ChooseMedium&);
+  void on(const event::ConsentAnswer&);
+  void on(const event::TermsAnswer&);
+  void on(const event::StaffSignInSubmitted&);
+  void on(const event::StaffVerified&);
+  void on(const event::StaffRefused&);
+  void on(const event::StaffDecision&);
+  void on(const event::RevocationConfirmed&);
+  void on(const event::ChooseReason&);
+  void on(const event::TokenWaiting&);
+  void on(const event::TokenPinNeeded&);
+  void on(const event::PinSubmitted&);
+  void on(const event::TokenProgress&);
+  void on(const event::TokenDone&);
+  void on(const event::TokenFailed&);
+  void on(const event::TokenRemoved&);
+  void on(const event::SoftGranted&);
+  void on(const event::TokenTakenOut&);
   void on(const event::MaintenanceExit&);
   void on(const event::Shutdown&);
 
@@ -178,9 +356,18 @@ class KioskSession {
   void clear_session();   // forgets everything about the investor and returns to the attract screen
   void begin_identity();  // a new identity attempt: the "place your card" screen
   void forget_identity();
+  // The certificate transaction (kiosk_session_transaction.cpp).
+  void open_transaction(Medium medium);
+  void show_next_step();                      // the screen of the first step not yet done
+  bool commit(StepId step, StepInput input);  // false: the transaction ended (refused or failed)
+  void fail_transaction(std::string code);
+  void forget_transaction();
+  [[nodiscard]] std::optional<StepId> next_step() const;
+  [[nodiscard]] bool transaction_report_is_current(std::uint64_t attempt, std::initializer_list<Screen> screens) const;
 
   KioskSettings settings_;
   const Clock& clock_;
+  TransactionPort* transactions_;
   KioskState state_;
   TimePoint last_activity_;
 };

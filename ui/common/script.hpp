@@ -6,6 +6,9 @@
 //   type ID TEXT           set the text field ID to TEXT (the rest of the line, may hold spaces)
 //   screenshot NAME        write NAME.png into the screenshot directory
 //   expect_screen NAME     stop with exit code 3 unless the program shows screen NAME
+//   wait_screen NAME MS    wait until the program shows screen NAME, at most MS milliseconds
+//                          (0..600000); then like expect_screen (for device and network steps
+//                          whose duration varies run to run)
 //   key CHORD              press a key chord or send a window close request, through SDL's event
 //                          queue: escape | alt+f4 | ctrl+alt+shift+q | close (window manager close)
 //   quit                   end the program normally (exit code 0)
@@ -25,7 +28,7 @@
 
 namespace kiosk::ui {
 
-enum class StepKind { wait_frames, wait_ms, tap, type, key, screenshot, expect_screen, quit };
+enum class StepKind { wait_frames, wait_ms, tap, type, key, screenshot, expect_screen, wait_screen, quit };
 
 // The chords a script can press: the ones a kiosk must withstand, and the maintenance exit.
 enum class KeyChord { escape, alt_f4, ctrl_alt_shift_q, close };
@@ -33,7 +36,7 @@ enum class KeyChord { escape, alt_f4, ctrl_alt_shift_q, close };
 struct ScriptStep {
   StepKind kind = StepKind::quit;
   int line = 0;
-  std::int64_t number = 0;            // wait_frames, wait_ms
+  std::int64_t number = 0;            // wait_frames, wait_ms, wait_screen
   std::string name;                   // target id, screenshot name or screen name
   std::string text;                   // type
   KeyChord chord = KeyChord::escape;  // key

@@ -82,6 +82,24 @@ ScriptRunner::Status ScriptRunner::after_frame(UiWindow& window, const TouchTarg
         }
         break;
       }
+      case StepKind::wait_screen: {
+        const std::string actual = host.current_screen ? host.current_screen() : std::string();
+        if (!waiting_ms_) {
+          waiting_ms_ = true;
+          wait_until_ = std::chrono::steady_clock::now() + std::chrono::milliseconds{step.number};
+        }
+        if (actual != step.name) {
+          if (std::chrono::steady_clock::now() < wait_until_) return status_;
+          waiting_ms_ = false;
+          log::error("script_expectation_failed", {{"line", line},
+                                                   {"expected_screen", step.name},
+                                                   {"actual_screen", actual},
+                                                   {"waited_ms", std::to_string(step.number)}});
+          return stop(Status::failed, kScriptExitExpectationFailed);
+        }
+        waiting_ms_ = false;
+        break;
+      }
       case StepKind::quit: log::info("script_quit", {{"line", line}}); return stop(Status::quit, kScriptExitQuit);
     }
     ++next_;

@@ -9,47 +9,11 @@
 #include <vector>
 
 #include "ui/common/widgets.hpp"
+#include "ui/kiosk/kiosk_look.hpp"
+#include "ui/kiosk/transaction_screens.hpp"
 
 namespace kiosk::ui {
 namespace {
-
-// A calm bank-branch palette: white ground, near-black text, one accent (CSDC red).
-constexpr ImU32 kAccent = IM_COL32(200, 16, 46, 255);
-constexpr ImU32 kAccentPressed = IM_COL32(150, 10, 32, 255);
-constexpr ImU32 kAccentTint = IM_COL32(252, 232, 235, 255);
-constexpr ImU32 kText = IM_COL32(26, 26, 26, 255);
-constexpr ImU32 kTextSecondary = IM_COL32(72, 80, 94, 255);
-constexpr ImU32 kWhite = IM_COL32(255, 255, 255, 255);
-constexpr ImU32 kCard = IM_COL32(247, 248, 250, 255);
-constexpr ImU32 kLine = IM_COL32(208, 213, 221, 255);
-constexpr ImU32 kStatusBar = IM_COL32(242, 244, 247, 255);
-constexpr ImU32 kOnline = IM_COL32(30, 142, 62, 255);
-constexpr ImU32 kChecking = IM_COL32(178, 106, 0, 255);
-constexpr ImU32 kScrim = IM_COL32(0, 0, 0, 150);
-
-// Layout is designed at 1920x1080 and scaled to the display; text sizes come from the fonts.
-struct Layout {
-  float width = 1920;
-  float height = 1080;
-  float s = 1;  // scale from the 1080p design
-  float status_top = 0;
-  [[nodiscard]] float px(float design) const { return design * s; }
-};
-
-constexpr float kStatusBarHeight = 160;
-constexpr float kAccentStripHeight = 10;
-
-std::string op_key(Operation op, std::string_view part) {
-  return "op." + std::string(to_string(op)) + "." + std::string(part);
-}
-
-ButtonStyle primary(ImFont* font) {
-  return ButtonStyle{.fill = kAccent, .fill_pressed = kAccentPressed, .border = 0, .text = kWhite, .font = font};
-}
-
-ButtonStyle secondary(ImFont* font) {
-  return ButtonStyle{.fill = kWhite, .fill_pressed = kAccentTint, .border = kText, .text = kText, .font = font};
-}
 
 void draw_attract(const Layout& l, const Catalog& c, const KioskFonts& f, TouchTargets& targets,
                   const IntentSink& post) {
@@ -125,46 +89,15 @@ void draw_unavailable(const Layout& l, const KioskState& state, const Catalog& c
   y = draw_centred(draw, f.large, c.text("unavailable.body", {{"operation", operation}}), cx, y + l.px(40), text_width,
                    kText);
   y = draw_centred(draw, f.large, c.text("unavailable.counter"), cx, y + l.px(8), text_width, kTextSecondary);
+  if (!state.failure_code.empty()) {
+    y = draw_centred(draw, f.base, c.text("identity.problem.code", {{"code", state.failure_code}}), cx, y + l.px(8),
+                     text_width, kTextSecondary);
+  }
 
   const std::string back = c.text("unavailable.back");
   const ImVec2 size(std::max(l.px(480), text_size(f.large, back).x + l.px(120)), l.px(128));
   if (touch_button(targets, "back", back, ImVec2(cx - size.x / 2, y + l.px(64)), size, primary(f.large))) {
     post(event::Back{});
-  }
-}
-
-// A large centred heading with an optional body and hint below it; returns the y below them.
-float draw_message(const Layout& l, const KioskFonts& f, const std::string& title, const std::string& body,
-                   const std::string& hint, float top) {
-  ImDrawList& draw = *ImGui::GetWindowDrawList();
-  const float cx = l.width / 2;
-  const float text_width = l.width - l.px(360);
-  float y = draw_centred(draw, f.title, title, cx, top, text_width, kText);
-  if (!body.empty()) y = draw_centred(draw, f.large, body, cx, y + l.px(40), text_width, kText);
-  if (!hint.empty()) y = draw_centred(draw, f.base, hint, cx, y + l.px(24), text_width, kTextSecondary);
-  return y;
-}
-
-// A row of buttons centred at `y`: the last one is the primary action.
-void draw_buttons(const Layout& l, const KioskFonts& f, TouchTargets& targets, float y,
-                  const std::vector<std::pair<const char*, std::string>>& buttons, const IntentSink& post,
-                  const std::function<Event(std::string_view)>& intent_for) {
-  const float gap = l.px(48);
-  std::vector<ImVec2> sizes;
-  float total = 0;
-  for (const auto& [id, label] : buttons) {
-    sizes.emplace_back(std::max(l.px(420), text_size(f.large, label).x + l.px(120)), l.px(128));
-    total += sizes.back().x;
-  }
-  total += gap * static_cast<float>(buttons.size() - 1);
-  float x = (l.width - total) / 2;
-  for (std::size_t i = 0; i < buttons.size(); ++i) {
-    const bool last = i + 1 == buttons.size();
-    if (touch_button(targets, buttons[i].first, buttons[i].second, ImVec2(x, y), sizes[i],
-                     last ? primary(f.large) : secondary(f.large))) {
-      post(intent_for(buttons[i].first));
-    }
-    x += sizes[i].x + gap;
   }
 }
 
@@ -402,6 +335,7 @@ void draw_kiosk(const KioskState& state, const Catalog& catalog, const KioskFont
     case Screen::reading_card: draw_reading(l, catalog, fonts); break;
     case Screen::identity_result: draw_identity_result(l, state, catalog, fonts, view, targets, post); break;
     case Screen::identity_failed: draw_identity_failed(l, state, catalog, fonts, targets, post); break;
+    default: draw_transaction_screen(l, state, catalog, fonts, view, targets, post); break;
   }
   draw_status_bar(l, state, catalog, fonts, view, targets, post);
   ImGui::EndDisabled();

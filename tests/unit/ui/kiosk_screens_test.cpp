@@ -18,6 +18,12 @@
 namespace kiosk::ui {
 namespace {
 
+KioskView test_view() {
+  KioskView view;
+  view.device_id = "SIM-0001";
+  return view;
+}
+
 class KioskScreens : public testing::Test {
  protected:
   void SetUp() override {
@@ -45,7 +51,7 @@ class KioskScreens : public testing::Test {
     window_->begin_frame();
     targets_.begin_frame();
     std::vector<Event> intents;
-    draw_kiosk(session_.state(), catalogs_.get(session_.state().language), fonts_, KioskView{"SIM-0001", {}}, targets_,
+    draw_kiosk(session_.state(), catalogs_.get(session_.state().language), fonts_, test_view(), targets_,
                [&intents](const Event& ev) { intents.push_back(ev); });
     targets_.end_frame();
     window_->render(255, 255, 255);
@@ -187,8 +193,7 @@ TEST_F(KioskScreens, ScreenshotWritesAPng) {
   std::filesystem::remove(file);
   window_->begin_frame();
   targets_.begin_frame();
-  draw_kiosk(session_.state(), catalogs_.get(Language::zh_CN), fonts_, KioskView{"SIM-0001", {}}, targets_,
-             [](const Event&) {});
+  draw_kiosk(session_.state(), catalogs_.get(Language::zh_CN), fonts_, test_view(), targets_, [](const Event&) {});
   targets_.end_frame();
   window_->render(255, 255, 255);
   ASSERT_TRUE(window_->screenshot(file));

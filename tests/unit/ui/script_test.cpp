@@ -36,6 +36,15 @@ quit
   EXPECT_EQ(script->steps[7].kind, StepKind::quit);
 }
 
+TEST(Script, ParsesWaitScreenWithItsTimeLimit) {
+  const auto script = parse_script("wait_screen transaction_done 20000\n", "s.script");
+  ASSERT_TRUE(script) << script.error().to_string();
+  ASSERT_EQ(script->steps.size(), 1u);
+  EXPECT_EQ(script->steps[0].kind, StepKind::wait_screen);
+  EXPECT_EQ(script->steps[0].name, "transaction_done");
+  EXPECT_EQ(script->steps[0].number, 20000);
+}
+
 TEST(Script, ParsesKeyChords) {
   const auto script = parse_script("key escape\nkey alt+f4\nkey ctrl+alt+shift+q\nkey close\n", "s.script");
   ASSERT_TRUE(script) << script.error().to_string();
@@ -64,6 +73,10 @@ TEST(Script, BadLinesAreErrorsNamingTheLine) {
       "key\n",
       "key ctrl+c\n",
       "key escape now\n",
+      "wait_screen\n",
+      "wait_screen attract\n",
+      "wait_screen attract 600001\n",
+      "wait_screen attract 10 more\n",
   };
   for (const char* line : bad) {
     const std::string text = std::string("wait_frames 1\n") + line;

@@ -14,13 +14,16 @@ build=$root/build/default
 bin=$build/bin
 out=$root/out/demo
 catalogs=$build/share/csdc-kiosk/i18n
-mkdir -p "$out"
-rm -f "$out"/*.log
+# Every run starts from nothing: head office, the kiosk's journal and the simulated token are new,
+# so the tour's investor holds no certificate yet.
+rm -rf "$out" && mkdir -p "$out"
 
 # Head office: data directory, SQLite index and development PKI are created on the first run.
 source "$root/tools/lib/local-head-office.sh"
 source "$root/tools/lib/idcard-sim.sh"
-start_local_gateway "$bin/gateway" "$out"
+source "$root/tools/lib/counter-kiosk.sh"
+# Short certificates, so that a renewal (allowed in the last 30 days) can be tried at once.
+start_local_gateway "$bin/gateway" "$out" $'[ca]\nvalidity_days = 30\nrenewal_window_days = 30'
 trap 'stop_idcard_sim; stop_local_gateway' EXIT
 
 # The simulated ID-card reader, with a fictional resident card on it (hal/idcard/sim/cards), behind
@@ -31,14 +34,9 @@ start_idcard_sim "$bin/idcard-sim" "$root/hal/idcard/sim/cards" "$out/kiosk-stat
 
 # Development enrolment: the simulated kiosk gets a device certificate from the development PKI,
 # and a development witness account exists for the console.
-if [ ! -s "$out/device/device.crt" ]; then
-  "$bin/gateway" enrol-dev --data-dir "$out/gateway-data" --device-id SIM-0001 --out "$out/device"
-fi
-if [ ! -f "$out/.witness-account" ]; then
-  printf 'demo-witness\n' | "$bin/gateway" add-staff --data-dir "$out/gateway-data" \
-    --staff-id W0001 --name "演示见证人" --role witness
-  touch "$out/.witness-account"
-fi
+"$bin/gateway" enrol-dev --data-dir "$out/gateway-data" --device-id SIM-0001 --out "$out/device"
+printf 'demo-witness\n' | "$bin/gateway" add-staff --data-dir "$out/gateway-data" \
+  --staff-id W0001 --name "演示见证人" --role witness
 
 headless=1
 [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && headless=0
@@ -76,9 +74,14 @@ catalog_dir = "$catalogs"
 file = "witness.log"
 TOML
 mkdir -p "$out/kiosk-state"
+# An attended-counter kiosk: staff sign in at the kiosk, a SoftHSM2 token is the investor's USB token.
+make_counter_kiosk "$bin/gateway" "$out" "$root/kiosk/core/policy/default-rulepack.toml" "$out/kiosk-state"
+add_simulated_token "$out/kiosk-state" demo-token
 
 if [ $headless = 0 ]; then
   echo "demo: kiosk and witness console are opening. Witness sign-in: W0001 / demo-witness."
+  echo "demo: staff at the kiosk: S0007 / Onsite7pass (on site), R0003 / Review3pass (reviewer);"
+  echo "demo: the simulated token's initial PIN is 123456."
   echo "demo: close the kiosk with Ctrl+Alt+Shift+Q (maintenance exit, allowed in the demo config)."
   "$bin/witness" --config "$out/witness.toml" &
   witness_pid=$!
@@ -96,6 +99,8 @@ else
   echo
   echo "demo: screenshots (one PNG per screen): $shots"
   ls -1 "$shots" | sed 's/^/  /'
+  echo "demo: the transactions' journal: $out/kiosk-state/journal/journal.sqlite (kioskctl journal show 1 --db ...);"
+  echo "demo: their evidence: $out/kiosk-state/journal/evidence"
 fi
 stop_idcard_sim
 stop_local_gateway

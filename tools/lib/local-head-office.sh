@@ -1,5 +1,6 @@
 # Sourced by the demo and the end-to-end test: runs a gateway on loopback with its data in DIR.
-#   start_local_gateway GATEWAY_BINARY DIR   writes DIR/gateway.toml, starts the gateway on free
+#   start_local_gateway GATEWAY_BINARY DIR [EXTRA_TOML]
+#       writes DIR/gateway.toml (plus EXTRA_TOML, e.g. a [ca] table), starts the gateway on free
 #       ports, waits until it has published them; sets GATEWAY_PID, DEVICE_PORT, CONSOLE_PORT.
 #       The data directory is DIR/gateway-data and the log DIR/gateway.log.
 #   stop_local_gateway                       SIGTERM, then waits; returns the gateway's exit status.
@@ -9,7 +10,7 @@
 #       log in DIR/kiosk.log. The end-to-end tests use it.
 
 start_local_gateway() {
-  local binary=$1 dir=$2
+  local binary=$1 dir=$2 extra=${3:-}
   cat >"$dir/gateway.toml" <<TOML
 [storage]
 data_dir = "gateway-data"
@@ -22,6 +23,7 @@ port = 0
 [log]
 file = "gateway.log"
 TOML
+  [ -z "$extra" ] || printf '%s\n' "$extra" >>"$dir/gateway.toml"
   local ports_file=$dir/gateway-data/run/ports.json
   rm -f "$ports_file"
   "$binary" serve --config "$dir/gateway.toml" &

@@ -53,7 +53,7 @@ void post_report(EventQueue<Event>& queue, TokenReport report) {
       [&queue](auto& r) {
         using R = std::decay_t<decltype(r)>;
         if constexpr (std::is_same_v<R, app::TokenWaiting>) {
-          queue.push(event::TokenWaiting{r.attempt});
+          queue.push(event::TokenWaiting{r.attempt, !r.reinsert_serial_masked.empty()});
         } else if constexpr (std::is_same_v<R, app::TokenFound>) {
           // The model is checked by the worker; a refusal follows as TokenFailed.
           if (!r.allowed) log::warn("token_model_refused", {{"model", r.model}, {"manufacturer", r.manufacturer}});

@@ -184,6 +184,7 @@ struct KioskState {
   std::string staff_problem_code;  // why the last sign-in or assignment was refused
   std::optional<PinRequest> pin_request;
   TokenStage token_stage = TokenStage::waiting;
+  bool token_reinsert = false;  // insert_token asks for the same token back (pulled mid-write)
   std::optional<TokenProblem> token_problem;
   std::optional<CertificateOutcome> outcome;
   std::optional<SoftGrant> soft_grant;
@@ -262,6 +263,7 @@ struct ChooseReason {
 // From the token worker (and the soft-apply task), tagged with the transaction's flow attempt.
 struct TokenWaiting {
   std::uint64_t attempt;
+  bool reinsert = false;  // the token left during the write: the same token must come back
 };
 struct TokenPinNeeded {
   std::uint64_t attempt;

@@ -216,6 +216,7 @@ void KioskSession::forget_transaction() {
   state_.staff_problem_code.clear();
   state_.pin_request.reset();
   state_.token_stage = TokenStage::waiting;
+  state_.token_reinsert = false;
   state_.token_problem.reset();
   state_.outcome.reset();
   state_.soft_grant.reset();
@@ -346,6 +347,7 @@ void KioskSession::on(const event::ChooseReason& e) {
 void KioskSession::on(const event::TokenWaiting& e) {
   if (!transaction_report_is_current(e.attempt, {Screen::insert_token, Screen::token_working})) return;
   state_.token_stage = TokenStage::waiting;
+  state_.token_reinsert = e.reinsert;
   state_.screen = Screen::insert_token;
 }
 
@@ -368,6 +370,7 @@ void KioskSession::on(const event::PinSubmitted&) {
 void KioskSession::on(const event::TokenProgress& e) {
   if (!transaction_report_is_current(e.attempt, {Screen::insert_token, Screen::token_working})) return;
   state_.token_stage = e.stage;
+  state_.token_reinsert = false;
   state_.screen = Screen::token_working;
 }
 

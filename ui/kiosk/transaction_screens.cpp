@@ -246,7 +246,8 @@ void draw_token_picture(const Layout& l, float cx, float top, bool inserted) {
 
 void draw_insert_token(const Layout& l, const KioskState& state, const Catalog& c, const KioskFonts& f) {
   draw_token_picture(l, l.width / 2, l.px(110), false);
-  const std::string body = c.text("tx.token.insert." + std::string(to_string(*state.operation)));
+  const std::string body = state.token_reinsert ? c.text("tx.token.insert.reinsert")
+                                                : c.text("tx.token.insert." + std::string(to_string(*state.operation)));
   draw_message(l, f, c.text("tx.token.insert.title"), body, c.text("tx.token.insert.hint"), l.px(380));
 }
 

@@ -349,6 +349,10 @@ TEST_F(CertificateFlowTest, ATokenFailureEndsTheTransactionAbortedWithItsCode) {
   staff_step("S0007");
   staff_step("R0003");
   const auto attempt = state().flow_attempt;
+  post(event::TokenProgress{attempt, TokenStage::import});
+  post(event::TokenWaiting{attempt, true});  // pulled mid-write: the same token is asked back
+  EXPECT_EQ(state().screen, Screen::insert_token);
+  EXPECT_TRUE(state().token_reinsert);
   post(event::TokenFailed{attempt + 7, TokenProblem::token_removed, "TOKEN_REMOVED"});
   EXPECT_EQ(state().screen, Screen::insert_token) << "a report of another transaction is ignored";
   post(event::TokenFailed{attempt, TokenProblem::token_removed, "TOKEN_REMOVED"});

@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "kiosk/core/error.hpp"
+#include "kiosk/core/openssl_handles.hpp"
 #include "kiosk/ctl/cert_command.hpp"
 #include "sync/client/https_client.hpp"
 
@@ -76,38 +77,14 @@ Example:
       --ref SC20261125000001 --code 7KX3M9QPRT --out ./my-certificate
 )";
 
-struct KeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-struct CertFree {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-struct ReqFree {
-  void operator()(X509_REQ* request) const { X509_REQ_free(request); }
-};
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct StackFree {
-  void operator()(STACK_OF(X509) * stack) const { sk_X509_pop_free(stack, X509_free); }
-};
-struct StoreFree {
-  void operator()(X509_STORE* store) const { X509_STORE_free(store); }
-};
-struct StoreCtxFree {
-  void operator()(X509_STORE_CTX* ctx) const { X509_STORE_CTX_free(ctx); }
-};
-struct P12Free {
-  void operator()(PKCS12* p12) const { PKCS12_free(p12); }
-};
-using KeyPtr = std::unique_ptr<EVP_PKEY, KeyFree>;
-using CertPtr = std::unique_ptr<X509, CertFree>;
-using ReqPtr = std::unique_ptr<X509_REQ, ReqFree>;
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using StackPtr = std::unique_ptr<STACK_OF(X509), StackFree>;
-using StorePtr = std::unique_ptr<X509_STORE, StoreFree>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, StoreCtxFree>;
-using P12Ptr = std::unique_ptr<PKCS12, P12Free>;
+using KeyPtr = openssl::Key;
+using CertPtr = openssl::Certificate;
+using ReqPtr = openssl::CertificateRequest;
+using BioPtr = openssl::Bio;
+using StackPtr = openssl::CertificateStack;
+using StorePtr = openssl::Store;
+using StoreCtxPtr = openssl::StoreContext;
+using P12Ptr = openssl::Pkcs12;
 
 struct Options {
   std::string gateway_url;

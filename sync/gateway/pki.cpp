@@ -16,13 +16,12 @@
 #include <cstring>
 #include <ctime>
 
+#include "kiosk/core/openssl_handles.hpp"
+
 namespace kiosk::gateway {
 namespace {
 
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
+using BioPtr = openssl::Bio;
 
 // The most recent OpenSSL error as text, for messages (it names what OpenSSL disliked).
 std::string openssl_error() {

@@ -16,17 +16,12 @@
 #include <vector>
 
 #include "kiosk/core/error.hpp"
+#include "kiosk/core/openssl_handles.hpp"
 
 namespace kiosk::gateway {
 
-struct KeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-struct CertFree {
-  void operator()(X509* cert) const { X509_free(cert); }
-};
-using KeyPtr = std::unique_ptr<EVP_PKEY, KeyFree>;
-using CertPtr = std::unique_ptr<X509, CertFree>;
+using KeyPtr = openssl::Key;
+using CertPtr = openssl::Certificate;
 
 inline constexpr std::string_view kDevCaName = "CSDC Kiosk Dev CA";
 

@@ -14,6 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$work" && mkdir -p "$work/shots" "$work/state/run"
 source "$here/../../tools/lib/local-head-office.sh"
 source "$here/../../tools/lib/idcard-sim.sh"
+source "$here/../../tools/lib/wait-for-log.sh"
 source "$here/../../tools/lib/counter-kiosk.sh"
 cleanup() {
   [ -n "${GATEWAY_PID:-}" ] && kill -KILL "$GATEWAY_PID" 2>/dev/null || true
@@ -28,19 +29,9 @@ make_counter_kiosk "$gateway" "$work" "$default_pack"
 add_simulated_token "$work/state" investor-token-1
 start_idcard_sim "$sim" "$cards" "$work/state/run/idcard-sim.tty" "$work" --card resident
 
-wait_log() {
-  for _ in $(seq 1 1200); do
-    local seen
-    seen=$(grep -c "$1" "$work/kiosk.log" 2>/dev/null || true)
-    [ "${seen:-0}" -ge "$2" ] && return 0
-    sleep 0.1
-  done
-  echo "FAIL: the kiosk never logged $1 ($2 times)" >&2
-  return 1
-}
 # Before the reissue the old token is "damaged" (taken away) and a fresh one goes in.
 (
-  wait_log '"event":"transaction_completed"' 4 &&
+  wait_for_log "$work/kiosk.log" '"event":"transaction_completed"' 4 120 &&
     remove_simulated_token "$work/state" investor-token-1 && add_simulated_token "$work/state" investor-token-2
 ) &
 watcher=$!

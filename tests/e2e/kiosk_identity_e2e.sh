@@ -13,6 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$work" && mkdir -p "$work/shots" "$work/state/run"
 source "$here/../../tools/lib/local-head-office.sh"
 source "$here/../../tools/lib/idcard-sim.sh"
+source "$here/../../tools/lib/wait-for-log.sh"
 cleanup() {
   [ -n "${GATEWAY_PID:-}" ] && kill -KILL "$GATEWAY_PID" 2>/dev/null || true
   [ -n "${IDCARD_SIM_PID:-}" ] && kill -KILL "$IDCARD_SIM_PID" 2>/dev/null || true
@@ -23,21 +24,10 @@ start_local_gateway "$gateway" "$work"
 enrol_test_kiosk "$gateway" "$work" E2E-0002 "$catalogs"
 start_idcard_sim "$sim" "$cards" "$work/state/run/idcard-sim.tty" "$work" --card resident
 
-# Waits until the kiosk's log holds PATTERN at least COUNT times (up to 60 s).
-wait_log() {
-  for _ in $(seq 1 600); do
-    local seen
-    seen=$(grep -c "$1" "$work/kiosk.log" 2>/dev/null || true)
-    [ "${seen:-0}" -ge "$2" ] && return 0
-    sleep 0.1
-  done
-  echo "FAIL: the kiosk never logged $1 ($2 times)" >&2
-  return 1
-}
 (
-  wait_log '"event":"operation_refused"' 1 && idcard_sim_control "place expired"
-  wait_log '"event":"identity_failed"' 1 && idcard_sim_control "unplug"
-  wait_log '"event":"identity_started"' 3 && sleep 3 && idcard_sim_control "place resident-rare-name" && idcard_sim_control "replug"
+  wait_for_log "$work/kiosk.log" '"event":"operation_refused"' 1 && idcard_sim_control "place expired"
+  wait_for_log "$work/kiosk.log" '"event":"identity_failed"' 1 && idcard_sim_control "unplug"
+  wait_for_log "$work/kiosk.log" '"event":"identity_started"' 3 && sleep 3 && idcard_sim_control "place resident-rare-name" && idcard_sim_control "replug"
 ) &
 watcher=$!
 

@@ -11,22 +11,15 @@
 #include <optional>
 #include <vector>
 
+#include "kiosk/core/openssl_handles.hpp"
+
 namespace kiosk::policy {
 
 namespace {
 
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct PkeyFree {
-  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+using BioPtr = openssl::Bio;
+using PkeyPtr = openssl::Key;
+using MdCtxPtr = openssl::MdContext;
 
 constexpr std::size_t kMaxSignatureText = 4096;  // a P-256 DER signature is at most 72 bytes
 

@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "kiosk/core/log.hpp"
+#include "kiosk/core/openssl_handles.hpp"
 #include "sync/gateway/nciis.hpp"
 #include "sync/gateway/pki.hpp"
 
@@ -24,22 +25,10 @@ namespace {
 
 using nlohmann::json;
 
-struct BioFree {
-  void operator()(BIO* bio) const { BIO_free(bio); }
-};
-struct ReqFree {
-  void operator()(X509_REQ* req) const { X509_REQ_free(req); }
-};
-struct CrlFree {
-  void operator()(X509_CRL* crl) const { X509_CRL_free(crl); }
-};
-struct NameFree {
-  void operator()(X509_NAME* name) const { X509_NAME_free(name); }
-};
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-using ReqPtr = std::unique_ptr<X509_REQ, ReqFree>;
-using CrlPtr = std::unique_ptr<X509_CRL, CrlFree>;
-using NamePtr = std::unique_ptr<X509_NAME, NameFree>;
+using BioPtr = openssl::Bio;
+using ReqPtr = openssl::CertificateRequest;
+using CrlPtr = openssl::Crl;
+using NamePtr = openssl::Name;
 
 constexpr std::string_view kRootName = "CSDC Kiosk Local Root CA";
 constexpr std::string_view kIssuingName = "CSDC Kiosk Local Issuing CA";

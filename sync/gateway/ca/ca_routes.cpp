@@ -21,7 +21,6 @@ constexpr std::size_t kMaxJsonDepth = 8;
 constexpr std::size_t kMaxCsrBytes = 16 * 1024;
 constexpr std::string_view kDevicePrefix = "/v1/device/ca/";
 constexpr std::string_view kStatusPrefix = "/v1/device/ca/status/";
-constexpr std::string_view kLookupPath = "/v1/device/ca/lookup";
 constexpr std::string_view kDownloadPath = "/v1/softcert/download";
 
 ApiResponse respond(unsigned status, const json& body) {

@@ -9,14 +9,14 @@
 #include <optional>
 #include <set>
 
-#include "crash_vfs.hpp"
 #include "journal_test_support.hpp"
 #include "kiosk/core/journal/journal.hpp"
+#include "tests/support/crash_vfs.hpp"
 
 namespace kiosk::journal {
 namespace {
 
-using testing::CrashVfs;
+using kiosk::testing::CrashVfs;
 using testing::sample_header;
 using testing::sample_step;
 using testing::ScratchDir;

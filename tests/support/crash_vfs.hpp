@@ -4,12 +4,13 @@
 // them (optionally keeping a random subset, to model a disk that reorders unsynced writes), so the
 // files hold exactly what a disk would have kept. After a cut the old connection is dead: its
 // writes, syncs, truncations and deletions fail, and it can only be closed.
-// The model and its limits are described in kiosk/core/journal/README.md.
+// The model and its limits are described in kiosk/core/journal/README.md. Shared by the journal's
+// and the outbox's power-cut tests.
 #pragma once
 
 #include <cstdint>
 
-namespace kiosk::journal::testing {
+namespace kiosk::testing {
 
 class CrashVfs {
  public:
@@ -32,4 +33,4 @@ class CrashVfs {
   [[nodiscard]] static std::uint64_t operations();
 };
 
-}  // namespace kiosk::journal::testing
+}  // namespace kiosk::testing

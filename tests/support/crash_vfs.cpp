@@ -1,4 +1,4 @@
-#include "crash_vfs.hpp"
+#include "tests/support/crash_vfs.hpp"
 
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -12,7 +12,7 @@
 #include <random>
 #include <vector>
 
-namespace kiosk::journal::testing {
+namespace kiosk::testing {
 namespace {
 
 // One write or truncation not yet covered by an xSync of its file.
@@ -319,4 +319,4 @@ std::uint64_t CrashVfs::operations() {
   return state().operations;
 }
 
-}  // namespace kiosk::journal::testing
+}  // namespace kiosk::testing

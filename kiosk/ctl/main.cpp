@@ -9,6 +9,7 @@
 #include "kiosk/ctl/audit_command.hpp"
 #include "kiosk/ctl/cert_command.hpp"
 #include "kiosk/ctl/diagnose.hpp"
+#include "kiosk/ctl/evidence_command.hpp"
 #include "kiosk/ctl/idcard_command.hpp"
 #include "kiosk/ctl/journal_command.hpp"
 #include "kiosk/ctl/policy_command.hpp"
@@ -34,6 +35,7 @@ Usage:
   kioskctl token enroll --module PATH --slot N --pin-file F --subject-json F --gateway URL ...
   kioskctl cert status SERIAL --gateway URL --ca-file F --cert F --key F [--json]
   kioskctl softcert download --gateway URL --ref R --code C --out DIR [--ca-file F] ...
+  kioskctl evidence verify DIR --device-cert F [--key FILE] [--decrypt-to OUT] [--json]
   kioskctl version
   kioskctl help [COMMAND] | kioskctl COMMAND --help
 
@@ -51,6 +53,7 @@ Commands:
   cert       a certificate's state at head office's CA
   softcert   download a soft certificate with its reference number and code, as the investor's
              own software would (key made locally, PKCS#12 written)
+  evidence   check an evidence package's signature and hashes; with a recipient key, decrypt it too
   version    print the program version, build type, compiler and library versions
 
 The default configuration file is /etc/csdc-kiosk/kiosk.toml.
@@ -145,6 +148,7 @@ int main(int argc, char** argv) {
     if (topic == "token") return kiosk::ctl::run_token_command(help, stdout, stderr);
     if (topic == "cert") return kiosk::ctl::run_cert_command(help, stdout, stderr);
     if (topic == "softcert") return kiosk::ctl::run_softcert_command(help, stdout, stderr);
+    if (topic == "evidence") return kiosk::ctl::run_evidence_command(help, stdout, stderr);
     std::fputs(topic == "diagnose" ? kDiagnoseHelp : topic == "version" ? kVersionHelp : kMainHelp, stdout);
     return 0;
   }
@@ -167,5 +171,6 @@ int main(int argc, char** argv) {
   if (command == "token") return kiosk::ctl::run_token_command(args, stdout, stderr);
   if (command == "cert") return kiosk::ctl::run_cert_command(args, stdout, stderr);
   if (command == "softcert") return kiosk::ctl::run_softcert_command(args, stdout, stderr);
+  if (command == "evidence") return kiosk::ctl::run_evidence_command(args, stdout, stderr);
   return usage_error("unknown command '" + command + "'");
 }

@@ -100,7 +100,9 @@ else
   echo "demo: screenshots (one PNG per screen): $shots"
   ls -1 "$shots" | sed 's/^/  /'
   echo "demo: the transactions' journal: $out/kiosk-state/journal/journal.sqlite (kioskctl journal show 1 --db ...);"
-  echo "demo: their evidence: $out/kiosk-state/journal/evidence"
+  echo "demo: their evidence: $out/kiosk-state/journal/evidence; sealed packages for head office: $out/kiosk-state/outbox"
+  echo "demo: open one: build/default/bin/kioskctl evidence verify $out/kiosk-state/outbox/tx-00000001.csdcpkg \\"
+  echo "        --device-cert $out/device/device.crt --key $out/evidence-recipient.key --json"
 fi
 stop_idcard_sim
 stop_local_gateway

@@ -114,7 +114,8 @@ CertificateServices::CertificateServices(const KioskConfig& config, EventQueue<E
 CertificateServices::~CertificateServices() {
   if (ca_call_.joinable()) ca_call_.join();  // it may hand a job to the token worker
   if (staff_call_.joinable()) staff_call_.join();
-  tokens_.reset();  // cancels a running job (rolling back an unwritten certificate) and joins
+  tokens_.reset();                // cancels a running job (rolling back an unwritten certificate) and joins
+  if (sealer_) sealer_->drain();  // the last transaction's package is sealed before the kiosk stops
 }
 
 Result<std::unique_ptr<CertificateServices>> CertificateServices::open(const KioskConfig& config,
@@ -140,11 +141,29 @@ Result<std::unique_ptr<CertificateServices>> CertificateServices::open(const Kio
   auto recovered = services->journal_->recover_on_start("KIOSK_RESTARTED");
   if (!recovered) return std::unexpected(recovered.error());
 
+  if (!config.evidence_recipient.empty()) {
+    EvidenceSealerConfig sealing{.state_dir = config.state_dir,
+                                 .evidence_dir = options.evidence_dir,
+                                 .device_key_file = config.device_key_file,
+                                 .recipient_files = {config.evidence_recipient}};
+    if (!config.evidence_escrow_recipient.empty()) sealing.recipient_files.push_back(config.evidence_escrow_recipient);
+    auto sealer = EvidenceSealer::start(std::move(sealing), clock);
+    if (!sealer) return std::unexpected(sealer.error());
+    services->sealer_ = std::move(*sealer);
+    // A transaction that ended just before a crash or power cut is sealed now.
+    auto resubmitted = services->sealer_->submit_unsealed(*services->journal_);
+    if (!resubmitted) return std::unexpected(resubmitted.error());
+  } else {
+    log::warn("evidence_sealing_off", {{"reason", "no [evidence] recipient configured"}});
+  }
+
+  CertificateServices* self = services.get();
   services->transactions_ = std::make_unique<JournalTransactions>(
       JournalTransactionsConfig{.mode = config.kiosk_mode,
                                 .kiosk_id = config.device_id,
                                 .terms_version_hash = std::move(terms_hash),
-                                .two_staff_mode = false},
+                                .two_staff_mode = false,
+                                .on_closed = [self](journal::TxId id) { self->seal(id); }},
       pack, *services->journal_, *services->staff_, clock,
       [&identity](std::uint64_t attempt) { return identity.verified_read(attempt); });
 
@@ -171,6 +190,19 @@ Result<std::unique_ptr<CertificateServices>> CertificateServices::open(const Kio
       std::move(worker), pkcs11_driver_factory(token_module_path(config)), services->ca_factory_,
       [&queue](TokenReport report) { post_report(queue, std::move(report)); });
   return services;
+}
+
+void CertificateServices::seal(journal::TxId transaction) {
+  if (!sealer_) return;
+  auto record = journal_->transaction(transaction);
+  const auto* audit = journal_->audit_log();
+  auto head = audit != nullptr ? audit->head() : Result<audit::Checkpoint>{};
+  if (!record || !head) {
+    // The next start finds the unsealed transaction and seals it (submit_unsealed).
+    log::error("evidence_not_submitted", {{"code", !record ? record.error().code : head.error().code}});
+    return;
+  }
+  sealer_->submit(std::move(*record), *head);
 }
 
 void CertificateServices::submit_staff(std::string& staff_id, std::string& password, std::uint64_t attempt) {

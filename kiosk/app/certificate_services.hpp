@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "kiosk/app/evidence_sealer.hpp"
 #include "kiosk/app/identity_worker.hpp"
 #include "kiosk/app/journal_transactions.hpp"
 #include "kiosk/app/kiosk_config.hpp"
@@ -51,12 +52,14 @@ class CertificateServices {
  private:
   CertificateServices(const KioskConfig& config, EventQueue<Event>& queue);
   void start_issue(const KioskState& state);
+  void seal(journal::TxId transaction);
   std::optional<sync::CaSubjectFields> verified_subject() const;
 
   const KioskConfig& config_;
   EventQueue<Event>& queue_;
   std::optional<journal::Journal> journal_;
   std::optional<registry::StaffRegistry> staff_;
+  std::unique_ptr<EvidenceSealer> sealer_;  // null when no evidence recipient is configured
   std::unique_ptr<JournalTransactions> transactions_;
   CaClientFactory ca_factory_;
   std::unique_ptr<TokenWorker> tokens_;

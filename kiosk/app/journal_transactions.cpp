@@ -119,13 +119,18 @@ Result<workflow::Transaction::Completion> JournalTransactions::complete(StepId s
   if (auto completed = open_->complete_step(step, evidence, std::move(input.details), clock_.now()); !completed) {
     // The step stays started: the transaction cannot go on, so it is aborted with the reason.
     (void)open_->abort(completed.error().code, clock_.now());
+    report_if_closed();
     return std::unexpected(completed.error());
   }
   const auto& workflow = open_->workflow();
-  if (workflow.state() == TxState::refused) {
-    return workflow::Transaction::Completion{workflow::StepOutcome::refused, workflow.outcome_code()};
-  }
-  return workflow::Transaction::Completion{workflow::StepOutcome::done, {}};
+  workflow::Transaction::Completion completion{workflow::StepOutcome::done, {}};
+  if (workflow.state() == TxState::refused) completion = {workflow::StepOutcome::refused, workflow.outcome_code()};
+  report_if_closed();
+  return completion;
+}
+
+void JournalTransactions::report_if_closed() {
+  if (open_ && open_->workflow().state() != TxState::open && config_.on_closed) config_.on_closed(open_->journal_id());
 }
 
 void JournalTransactions::abort(std::string_view reason_code) {
@@ -133,6 +138,7 @@ void JournalTransactions::abort(std::string_view reason_code) {
     if (auto aborted = open_->abort(std::string(reason_code), clock_.now()); !aborted) {
       log::error("transaction_abort_failed", {{"code", aborted.error().code}});
     }
+    report_if_closed();
   }
   open_.reset();
   verified_.reset();

@@ -23,6 +23,8 @@ struct JournalTransactionsConfig {
   std::string kiosk_id;
   std::string terms_version_hash;  // SHA-256 hex of the terms text this kiosk shows (REQ-51)
   bool two_staff_mode = false;
+  // Called (on the caller's thread) each time a transaction ends: completed, refused or aborted.
+  std::function<void(journal::TxId)> on_closed;
 };
 
 using VerifiedReadSource = std::function<std::optional<VerifiedRead>(std::uint64_t attempt)>;
@@ -48,6 +50,8 @@ class JournalTransactions final : public TransactionPort {
   const registry::StaffRegistry& staff_;
   const Clock& clock_;
   VerifiedReadSource reads_;
+  void report_if_closed();
+
   std::optional<workflow::RecordedTransaction> open_;
   std::optional<VerifiedRead> verified_;
 };

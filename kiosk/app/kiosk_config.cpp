@@ -84,6 +84,9 @@ Result<KioskConfig> read(ConfigReader reader, std::filesystem::path source) {
   KIOSK_READ(seconds, reader.get_int("token.reinsert_timeout_seconds", c.token_reinsert_timeout.count(), 5, 600));
   c.token_reinsert_timeout = std::chrono::seconds{seconds};
 
+  KIOSK_READ(c.evidence_recipient, reader.get_path("evidence.recipient", c.evidence_recipient));
+  KIOSK_READ(c.evidence_escrow_recipient, reader.get_path("evidence.escrow_recipient", c.evidence_escrow_recipient));
+
   KIOSK_READ(c.nciis_check, reader.get_bool("identity.nciis_check", c.nciis_check));
 
   KIOSK_READ(c.log_file, reader.get_path("log.file", c.log_file));

@@ -61,6 +61,11 @@ struct KioskConfig {
   std::string token_key_type = "ec-p256";           // "ec-p256" or "rsa2048"
   std::chrono::seconds token_reinsert_timeout{60};  // a token pulled mid-write may come back this long
 
+  // [evidence]: head office's keys that every evidence package is encrypted to (PEM public keys).
+  // Empty recipient: transactions are journaled but not sealed for upload (development only).
+  std::filesystem::path evidence_recipient;
+  std::filesystem::path evidence_escrow_recipient;  // optional second recipient: an offline escrow key
+
   // [identity]
   bool nciis_check = true;  // ask NCIIS through head office after reading a resident ID card
 

@@ -91,6 +91,23 @@ SOFTHSM2_CONF="$work/state/softhsm/softhsm2.conf" "$kioskctl" token list --modul
   --allowlist "$work/token-allowlist.toml" --json >"$work/tokens.json"
 grep -q 'investor-token-2' "$work/tokens.json" || { echo "FAIL: the new token is not listed"; exit 1; }
 
+# Every transaction was sealed into an evidence package and queued; one opens with head office's key
+# and gives back exactly the journal's evidence.
+packages=$(find "$work/state/outbox" -maxdepth 1 -name 'tx-*.csdcpkg' | wc -l)
+[ "$packages" -eq 7 ] || { echo "FAIL: expected 7 sealed evidence packages, found $packages"; exit 1; }
+"$kioskctl" evidence verify "$work/state/outbox/tx-00000001.csdcpkg" --device-cert "$work/device/device.crt" \
+  --key "$work/evidence-recipient.key" --decrypt-to "$work/opened" --json >"$work/verify.json"
+grep -q '"verdict":"valid"' "$work/verify.json" || { echo "FAIL: the first package does not verify"; exit 1; }
+digests() { sha256sum "$@" | cut -d' ' -f1 | sort; }
+[ "$(digests "$work"/opened/*)" = "$(digests "$work"/state/journal/evidence/tx-00000001/*)" ] || {
+  echo "FAIL: the decrypted evidence differs from the journal's"
+  exit 1
+}
+if grep -rqa '[0-9]\{17\}[0-9Xx]' "$work/state/outbox"/*.csdcpkg/manifest.json; then
+  echo "FAIL: a manifest holds an ID number"
+  exit 1
+fi
+
 if grep -E -h '[0-9]{17}[0-9Xx]|测试一|Onsite7pass|Review3pass|654321|112233' "$log" "$work/gateway.log"; then
   echo "FAIL: a log line holds personal data, a password or a PIN"
   exit 1

@@ -8,6 +8,8 @@
 #         at head office (passwords in DIR/staff-passwords.txt, for the script),
 #       - DIR/token-allowlist.toml: SoftHSM2's model, the simulated token,
 #       - a SoftHSM2 store in STATE_DIR/softhsm with no token yet (an old one is emptied),
+#       - DIR/evidence-recipient.{key,pem}: head office's evidence key pair (the kiosk gets the public
+#         half; `kioskctl evidence verify --key` opens packages with the private one),
 #       - and appends the matching keys to DIR/kiosk.toml.
 #   add_simulated_token STATE_DIR LABEL   "inserts" a fresh token: initial PIN 123456 (the envelope's)
 #   remove_simulated_token STATE_DIR LABEL
@@ -66,6 +68,10 @@ TOML
   mkdir -p "$state/softhsm/tokens"
   printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
     "$state/softhsm/tokens" >"$state/softhsm/softhsm2.conf"
+  [ -s "$dir/evidence-recipient.key" ] || {
+    openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/evidence-recipient.key" 2>/dev/null
+    openssl pkey -in "$dir/evidence-recipient.key" -pubout -out "$dir/evidence-recipient.pem"
+  }
   # enrol_test_kiosk wrote [kiosk] first: its keys are added there, the new tables at the end.
   sed -i '/^\[kiosk\]/a mode = "attended-counter"\nrule_pack = "counter-rulepack.toml"\nstaff_registry = "staff.toml"' \
     "$dir/kiosk.toml"
@@ -75,6 +81,8 @@ allowlist = "token-allowlist.toml"
 shuffled_keypad = true
 key_type = "ec-p256"
 reinsert_timeout_seconds = 10
+[evidence]
+recipient = "evidence-recipient.pem"
 TOML
 }
 

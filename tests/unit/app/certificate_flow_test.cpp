@@ -81,12 +81,13 @@ class CertificateFlowTest : public ::testing::Test {
     ASSERT_TRUE(loaded) << loaded.error().to_string();
     pack = loaded->pack;
     session.reset();
-    port = std::make_unique<JournalTransactions>(JournalTransactionsConfig{.mode = KioskMode::attended_counter,
-                                                                           .kiosk_id = "SIM-0001",
-                                                                           .terms_version_hash = std::string(64, 'a'),
-                                                                           .two_staff_mode = false},
-                                                 pack, *journal_, *staff, clock,
-                                                 [this](std::uint64_t attempt) { return read_for(attempt); });
+    port = std::make_unique<JournalTransactions>(
+        JournalTransactionsConfig{.mode = KioskMode::attended_counter,
+                                  .kiosk_id = "SIM-0001",
+                                  .terms_version_hash = std::string(64, 'a'),
+                                  .two_staff_mode = false,
+                                  .on_closed = [this](journal::TxId id) { closed.push_back(id); }},
+        pack, *journal_, *staff, clock, [this](std::uint64_t attempt) { return read_for(attempt); });
     session = std::make_unique<KioskSession>(KioskSettings{}, clock, port.get());
   }
 
@@ -155,6 +156,7 @@ class CertificateFlowTest : public ::testing::Test {
   }
 
   ManualClock clock;
+  std::vector<journal::TxId> closed;  // what the port reported as ended, for evidence sealing
   fs::path dir;
   policy::RulePack pack;
   std::optional<registry::StaffRegistry> staff;
@@ -202,6 +204,7 @@ TEST_F(CertificateFlowTest, ApplyOnATokenGoesThroughEveryStepAndIsJournaledCompl
 
   const auto record = only_transaction();
   EXPECT_EQ(record.state, TxState::completed);
+  EXPECT_EQ(closed, std::vector<journal::TxId>{1}) << "the ended transaction goes to evidence sealing";
   ASSERT_EQ(record.steps.size(), 7u);
   EXPECT_EQ(record.steps.back().record.step, StepId::issue);
   std::vector<std::string> kinds;
@@ -235,6 +238,7 @@ TEST_F(CertificateFlowTest, RefusedConsentEndsTheTransactionAsRefused) {
   const auto record = only_transaction();
   EXPECT_EQ(record.state, TxState::refused);
   EXPECT_EQ(record.outcome_reason, "CONSENT_REFUSED");
+  EXPECT_EQ(closed, std::vector<journal::TxId>{1}) << "refused transactions are sealed too";
 }
 
 TEST_F(CertificateFlowTest, RevokeRecordsTheInvestorsStatementAndNeedsNoToken) {
@@ -334,6 +338,7 @@ TEST_F(CertificateFlowTest, LeavingMidwayAbortsTheTransactionAndKeepsWhatWasDone
   EXPECT_EQ(record.state, TxState::aborted);
   EXPECT_EQ(record.outcome_reason, "SESSION_ENDED");
   EXPECT_EQ(record.steps.size(), 3u);
+  EXPECT_EQ(closed, std::vector<journal::TxId>{1}) << "aborted transactions are sealed too";
 }
 
 TEST_F(CertificateFlowTest, TheLogNeverCarriesTheInvestorsNumberOrName) {

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -47,6 +48,24 @@ std::string_view path_of(std::string_view target) {
 }
 
 }  // namespace
+
+void HeaderMap::set(std::string_view name, std::string_view value) {
+  if (entries_.size() >= kMaxHeaders || get(name)) return;
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  entries_.emplace_back(std::move(lower), std::string(value));
+}
+
+std::optional<std::string_view> HeaderMap::get(std::string_view name) const {
+  for (const auto& [key, value] : entries_) {
+    if (key.size() == name.size() && std::equal(key.begin(), key.end(), name.begin(), [](char stored, char asked) {
+          return stored == std::tolower(static_cast<unsigned char>(asked));
+        })) {
+      return std::string_view(value);
+    }
+  }
+  return std::nullopt;
+}
 
 std::string_view listener_name(Listener listener) { return listener == Listener::device ? "device" : "console"; }
 

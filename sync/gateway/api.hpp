@@ -12,6 +12,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "kiosk/core/error.hpp"
 #include "sync/gateway/nciis.hpp"
@@ -22,6 +24,21 @@ namespace kiosk::gateway {
 enum class Listener { device, console };
 std::string_view listener_name(Listener listener);
 
+// Request headers by name, compared without regard to case. Bounded: past kMaxHeaders further
+// headers are dropped (the server's 16 KiB header limit bounds the bytes), so hostile requests
+// cannot grow it. A repeated name keeps its first value.
+class HeaderMap {
+ public:
+  static constexpr std::size_t kMaxHeaders = 64;
+
+  void set(std::string_view name, std::string_view value);
+  [[nodiscard]] std::optional<std::string_view> get(std::string_view name) const;
+  [[nodiscard]] std::size_t size() const { return entries_.size(); }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> entries_;  // names lower-cased
+};
+
 struct ApiRequest {
   std::string method;  // "GET", "POST", ...
   std::string target;  // path and optional query
@@ -29,11 +46,17 @@ struct ApiRequest {
   std::string device_id;      // CN of the verified client certificate (device listener only)
   std::string authorization;  // the Authorization header, if any
   std::string body;
+  HeaderMap headers = {};  // every request header (bounded), for routes that need more than the above
 };
 
 struct ApiResponse {
   unsigned status = 200;
-  std::string body;  // always a JSON object
+  std::string body;  // a JSON object, unless `no_body`
+  // Further response headers (for example the tus upload headers); the server always adds Server,
+  // Cache-Control: no-store and, with a body, Content-Type: application/json.
+  std::vector<std::pair<std::string, std::string>> headers = {};
+  // 204 answers and answers to HEAD carry no body (and no Content-Type).
+  bool no_body = false;
 };
 
 struct SignInRequest {

@@ -86,6 +86,19 @@ Result<GatewayConfig> read(ConfigReader& reader, std::filesystem::path source) {
   if (!attempts) return std::unexpected(attempts.error());
   c.ca_soft_download_max_attempts = static_cast<int>(*attempts);
 
+  auto upload_bytes =
+      reader.get_int("uploads.max_bytes", static_cast<std::int64_t>(c.uploads_max_bytes), 1, std::int64_t{1} << 40);
+  if (!upload_bytes) return std::unexpected(upload_bytes.error());
+  c.uploads_max_bytes = static_cast<std::uint64_t>(*upload_bytes);
+  auto patch_bytes = reader.get_int("uploads.max_patch_bytes", static_cast<std::int64_t>(c.uploads_max_patch_bytes),
+                                    64 * 1024, 64 * 1024 * 1024);
+  if (!patch_bytes) return std::unexpected(patch_bytes.error());
+  c.uploads_max_patch_bytes = static_cast<std::size_t>(*patch_bytes);
+  auto open_uploads =
+      reader.get_int("uploads.max_open_per_device", static_cast<std::int64_t>(c.uploads_max_open_per_device), 1, 1000);
+  if (!open_uploads) return std::unexpected(open_uploads.error());
+  c.uploads_max_open_per_device = static_cast<std::size_t>(*open_uploads);
+
   if (auto unknown = reader.check_no_unknown_keys(); !unknown) return std::unexpected(unknown.error());
   return c;
 }

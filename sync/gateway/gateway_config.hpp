@@ -40,6 +40,10 @@ struct GatewayConfig {
   bool ca_allow_second_live_certificate = false;  // REQ-32, TBD-CSDC
   int ca_soft_download_valid_hours = 24;          // how long a soft certificate's download code works
   int ca_soft_download_max_attempts = 5;          // wrong codes before the reservation locks
+  // [uploads] resumable evidence uploads (sync/gateway/uploads/PROTOCOL.md)
+  std::uint64_t uploads_max_bytes = 8ULL * 1024 * 1024 * 1024;  // largest Upload-Length
+  std::size_t uploads_max_patch_bytes = 8 * 1024 * 1024;        // largest PATCH body
+  std::size_t uploads_max_open_per_device = 16;                 // unfinished uploads per device
 };
 
 // NCIIS_BACKEND_UNSUPPORTED for anything but "simulator": the online service needs the broker's

@@ -21,6 +21,8 @@
 #include "sync/gateway/pki.hpp"
 #include "sync/gateway/server.hpp"
 #include "sync/gateway/store.hpp"
+#include "sync/gateway/uploads/upload_routes.hpp"
+#include "sync/gateway/uploads/upload_store.hpp"
 
 namespace {
 
@@ -254,13 +256,29 @@ int run_serve(const std::vector<std::string>& args) {
       **local_ca, [&local_ca] { return (*local_ca)->crl_pem(); }, config.max_body_bytes);
   log::info("ca_ready", {{"backend", "local-ca"}, {"dir", (*local_ca)->files().dir.string()}});
 
+  // Resumable evidence uploads: DATA/uploads, states in index.sqlite; recovery runs on open.
+  uploads::LoggingUploadSink upload_sink;
+  auto upload_store =
+      uploads::UploadStore::open(config.data_dir,
+                                 uploads::UploadLimits{config.uploads_max_bytes, config.uploads_max_patch_bytes,
+                                                       config.uploads_max_open_per_device},
+                                 upload_sink);
+  if (!upload_store) {
+    log::error("start_failed", {{"code", upload_store.error().code}, {"message", upload_store.error().message}});
+    return runtime_error(upload_store.error());
+  }
+  uploads::UploadRoutes upload_routes(**upload_store);
+
   ApiHandler handler([&store](std::string_view staff_id) { return store->find_staff(staff_id); }, KIOSK_GATEWAY_VERSION,
                      config.max_body_bytes, kPasswordIterations,
                      [&nciis](const NciisQuery& query, std::string_view device_id, std::string_view transaction_id) {
                        return nciis.check_and_record(query, device_id, transaction_id);
                      },
-                     [&ca_routes](const ApiRequest& request) { return ca_routes.handle(request); });
-  ServerOptions server_options{config, *pki, config.data_dir / "run"};
+                     [&ca_routes, &upload_routes](const ApiRequest& request) {
+                       if (auto answer = ca_routes.handle(request)) return answer;
+                       return upload_routes.handle(request);
+                     });
+  ServerOptions server_options{config, *pki, config.data_dir / "run", {upload_routes.patch_body_limit()}};
   auto served = serve(server_options, handler);
   if (!served) {
     log::error("start_failed", {{"code", served.error().code}, {"message", served.error().message}});

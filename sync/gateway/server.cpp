@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -38,6 +39,8 @@ class Connection;
 struct ServerState {
   ApiHandler& handler;
   const GatewayConfig& config;
+  const std::vector<RouteBodyLimit>& route_body_limits;
+  std::size_t largest_body_limit;  // what the parser allows until the route is known
   std::string server_header;
   std::atomic<std::size_t> live_connections{0};
   bool stopping = false;
@@ -104,8 +107,74 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     parser_.emplace();
     parser_->header_limit(kHeaderLimitBytes);
-    parser_->body_limit(state_.config.max_body_bytes);
+    // Beast checks Content-Length against the limit while parsing the head, before we know the
+    // route; so the head is read under the largest limit and the route's own limit applied after.
+    parser_->body_limit(state_.largest_body_limit);
+    route_limit_ = nullptr;
     beast::get_lowest_layer(stream_).expires_after(state_.config.request_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  const RouteBodyLimit* find_route_limit(const http::request<http::string_body>& head) const {
+    const std::string path = logged_path(std::string(head.target()));
+    for (const auto& rule : state_.route_body_limits) {
+      if (rule.listener == listener_ && head.method_string() == rule.method && path.starts_with(rule.path_prefix)) {
+        return &rule;
+      }
+    }
+    return nullptr;
+  }
+
+  std::size_t body_limit() const {
+    return route_limit_ != nullptr ? route_limit_->max_bytes : state_.config.max_body_bytes;
+  }
+
+  void send_body_too_large() {
+    busy_ = true;
+    if (route_limit_ != nullptr) {
+      send(route_limit_->too_large, false);
+      return;
+    }
+    send_error(400, "BODY_TOO_LARGE",
+               "the request body is larger than " + std::to_string(state_.config.max_body_bytes) + " bytes");
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) {
+      on_read(ec);
+      return;
+    }
+    const auto& head = parser_->get();
+    route_limit_ = find_route_limit(head);
+    const std::size_t limit = body_limit();
+    if (const auto length = parser_->content_length(); length && *length > limit) {
+      started_ = Clock::now();
+      method_ = std::string(head.method_string());
+      path_ = logged_path(std::string(head.target()));
+      send_body_too_large();
+      return;
+    }
+    parser_->body_limit(limit);  // what is left for a chunked body
+    if (!parser_->is_done() && beast::iequals(head[http::field::expect], "100-continue")) {
+      // curl and other clients wait for this before sending a large body (else ~1 s per request).
+      continue_response_ = {};
+      continue_response_.version(11);
+      continue_response_.result(http::status::continue_);
+      http::async_write(stream_, continue_response_,
+                        [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
+                          if (write_ec) {
+                            self->close_now();
+                            return;
+                          }
+                          self->read_body();
+                        });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
   }
@@ -118,9 +187,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (ec) {
       started_ = Clock::now();
       if (ec == http::error::body_limit) {
-        busy_ = true;
-        send_error(400, "BODY_TOO_LARGE",
-                   "the request body is larger than " + std::to_string(state_.config.max_body_bytes) + " bytes");
+        // Over even the largest limit while the head was read: the head is complete, find its route.
+        if (route_limit_ == nullptr) route_limit_ = find_route_limit(parser_->get());
+        method_ = std::string(parser_->get().method_string());
+        path_ = logged_path(std::string(parser_->get().target()));
+        send_body_too_large();
       } else if (ec == http::error::header_limit) {
         busy_ = true;
         send_error(400, "HEADERS_TOO_LARGE", "the request headers are larger than 16 KiB");
@@ -139,14 +210,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     }
     busy_ = true;
     started_ = Clock::now();
-    const auto& message = parser_->get();
+    auto& message = parser_->get();
     ApiRequest request;
     request.method = std::string(message.method_string());
     request.target = std::string(message.target());
     request.listener = listener_;
     request.device_id = device_id_;
     request.authorization = std::string(message[http::field::authorization]);
-    request.body = message.body();
+    for (const auto& field : message) {
+      request.headers.set(std::string(field.name_string()), std::string(field.value()));
+    }
+    request.body = std::move(message.body());
     method_ = request.method;
     path_ = logged_path(request.target);
     const bool keep_alive = message.keep_alive();
@@ -168,11 +242,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     response_.version(11);
     response_.result(api_response.status);
     response_.set(http::field::server, state_.server_header);
-    response_.set(http::field::content_type, "application/json");
     response_.set(http::field::cache_control, "no-store");
+    for (const auto& [name, value] : api_response.headers) response_.set(name, value);
     response_.keep_alive(keep_alive && !state_.stopping);
-    response_.body() = std::move(api_response.body);
-    response_.prepare_payload();
+    if (api_response.no_body) {
+      // 204 has no Content-Length at all; an answer to HEAD says 0 (we do not compute the GET size).
+      if (api_response.status != 204) response_.content_length(0);
+    } else {
+      response_.set(http::field::content_type, "application/json");
+      response_.body() = std::move(api_response.body);
+      response_.prepare_payload();
+    }
     beast::get_lowest_layer(stream_).expires_after(state_.config.request_timeout);
     http::async_write(stream_, response_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
@@ -226,6 +306,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
+  http::response<http::empty_body> continue_response_;
+  const RouteBodyLimit* route_limit_ = nullptr;
   std::string peer_;
   std::string device_id_;
   std::string method_;
@@ -338,7 +420,11 @@ Result<void> serve(const ServerOptions& options, ApiHandler& handler) {
   ssl::context console_tls(ssl::context::tls_server);
   if (auto ok = configure_tls(device_tls, options.pki, true); !ok) return ok;
   if (auto ok = configure_tls(console_tls, options.pki, false); !ok) return ok;
-  ServerState state{handler, config, "csdc-gateway/" KIOSK_GATEWAY_VERSION, {}, false, {}};
+  std::size_t largest_body_limit = config.max_body_bytes;
+  for (const auto& rule : options.route_body_limits) largest_body_limit = std::max(largest_body_limit, rule.max_bytes);
+  ServerState state{
+      handler, config, options.route_body_limits, largest_body_limit, "csdc-gateway/" KIOSK_GATEWAY_VERSION, {},
+      false,   {}};
 
   asio::io_context io(1);
   asio::thread_pool workers(2);

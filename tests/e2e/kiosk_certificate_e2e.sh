@@ -31,7 +31,7 @@ start_idcard_sim "$sim" "$cards" "$work/state/run/idcard-sim.tty" "$work" --card
 
 # Before the reissue the old token is "damaged" (taken away) and a fresh one goes in.
 (
-  wait_for_log "$work/kiosk.log" '"event":"transaction_completed"' 4 120 &&
+  wait_for_log "$work/kiosk.log" '"event":"transaction_completed"' 4 300 &&
     remove_simulated_token "$work/state" investor-token-1 && add_simulated_token "$work/state" investor-token-2
 ) &
 watcher=$!

@@ -4,6 +4,8 @@
 
 #include <curl/curl.h>
 
+#include "sync/client/device_key.hpp"
+
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -56,11 +58,104 @@ bool mentions_tls_alert(const char* detail) {
   return text.find("alert") != std::string_view::npos || text.find("SSL") != std::string_view::npos;
 }
 
+extern "C" CURLcode install_token_credentials(CURL*, void* ssl_ctx, void* user) {
+  const auto* credentials = static_cast<const ClientTlsCredentials*>(user);
+  return credentials->install_into(ssl_ctx) ? CURLE_OK : CURLE_SSL_CERTPROBLEM;
+}
+
 }  // namespace
+
+namespace detail {
+
+Result<std::shared_ptr<const ClientTlsCredentials>> check_tls_identity(const TlsIdentity& identity) {
+  if (identity.ca_file.empty() || !file_is_readable(identity.ca_file)) {
+    return fail("GATEWAY_CERT_UNTRUSTED", "the gateway CA file \"" + identity.ca_file.string() +
+                                              "\" cannot be read, so the gateway cannot be verified; "
+                                              "install the CA certificate issued at provisioning");
+  }
+  if (identity.cert_file.empty() != identity.key_file.empty()) {
+    return fail("CLIENT_CERT_UNREADABLE", "a client certificate needs both a certificate file and a key file");
+  }
+  if (identity.cert_file.empty()) return std::shared_ptr<const ClientTlsCredentials>();
+  if (is_pkcs11_uri(identity.key_file.native())) {
+    return ClientTlsCredentials::load(identity.cert_file, DeviceKeySpec{.key = identity.key_file.native(),
+                                                                        .pkcs11_module = identity.pkcs11_module,
+                                                                        .pin_file = identity.pin_file});
+  }
+  for (const auto& file : {identity.cert_file, identity.key_file}) {
+    if (!file_is_readable(file)) {
+      return fail("CLIENT_CERT_UNREADABLE", "the device certificate or key \"" + file.string() +
+                                                "\" cannot be read; check the path and its permissions");
+    }
+  }
+  return std::shared_ptr<const ClientTlsCredentials>();
+}
+
+void apply_tls_identity(void* handle, const TlsIdentity& identity, const ClientTlsCredentials* token_credentials) {
+  CURL* curl = static_cast<CURL*>(handle);
+  curl_easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  curl_easy_setopt(curl, CURLOPT_CAINFO, identity.ca_file.c_str());
+  curl_easy_setopt(curl, CURLOPT_CAPATH, nullptr);  // trust only the provisioned CA, not the system store
+  if (token_credentials != nullptr) {
+    // libcurl cannot load a token key by itself without an engine PIN prompt; hand OpenSSL the key.
+    curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, install_token_credentials);
+    curl_easy_setopt(curl, CURLOPT_SSL_CTX_DATA, const_cast<ClientTlsCredentials*>(token_credentials));
+  } else if (!identity.cert_file.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, identity.cert_file.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, identity.key_file.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
+  }
+}
+
+Error transport_error(int curl_code, const std::string& detail, std::string_view base_url,
+                      std::chrono::milliseconds timeout) {
+  const auto code = static_cast<CURLcode>(curl_code);
+  const std::string where = " (" + std::string(base_url) + "): " + detail;
+  switch (code) {
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return Error{"GATEWAY_URL_INVALID", "the gateway URL is not usable" + where + "; fix [gateway] url"};
+    case CURLE_OPERATION_TIMEDOUT:
+      return Error{"GATEWAY_TIMEOUT", "the gateway did not answer within " + std::to_string(timeout.count()) + " ms" +
+                                          where + "; check the network or raise the timeout"};
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+      return Error{"GATEWAY_CERT_UNTRUSTED", "the gateway's certificate was not signed by the configured CA" + where +
+                                                 "; check [gateway] ca_file and the URL's host name"};
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+      return Error{"CLIENT_CERT_UNREADABLE", "the device certificate or key could not be used" + where +
+                                                 "; check that they are PEM files and belong together"};
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CLIENTCERT:
+      return Error{"TLS_HANDSHAKE_FAILED", "the TLS handshake with the gateway failed" + where +
+                                               "; the gateway may not accept this device certificate"};
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+      // With TLS 1.3 the server checks the client certificate after the client thinks the handshake
+      // is done, so a refused certificate shows up as an alert on the first read or write.
+      if (mentions_tls_alert(detail.c_str())) {
+        return Error{"TLS_HANDSHAKE_FAILED", "the gateway refused the TLS session" + where +
+                                                 "; the gateway may not accept this device certificate"};
+      }
+      return Error{"GATEWAY_UNREACHABLE", "the connection to the gateway broke" + where};
+    default:
+      return Error{"GATEWAY_UNREACHABLE", "the gateway cannot be reached" + where +
+                                              "; check the network, the URL and that the gateway is running"};
+  }
+}
+
+}  // namespace detail
 
 struct HttpsClient::Impl {
   std::string base_url;
   TlsIdentity identity;
+  std::shared_ptr<const ClientTlsCredentials> token_credentials;  // pkcs11: keys only
   std::chrono::milliseconds timeout{};
   CURL* handle = nullptr;
 
@@ -84,28 +179,15 @@ Result<HttpsClient> HttpsClient::create(std::string base_url, TlsIdentity identi
   if (parse_result != CURLUE_OK) {
     return fail("GATEWAY_URL_INVALID", "gateway URL \"" + base_url + "\" is not a valid URL; fix [gateway] url");
   }
-  if (identity.ca_file.empty() || !file_is_readable(identity.ca_file)) {
-    return fail("GATEWAY_CERT_UNTRUSTED", "the gateway CA file \"" + identity.ca_file.string() +
-                                              "\" cannot be read, so the gateway cannot be verified; "
-                                              "install the CA certificate issued at provisioning");
-  }
-  if (identity.cert_file.empty() != identity.key_file.empty()) {
-    return fail("CLIENT_CERT_UNREADABLE", "a client certificate needs both a certificate file and a key file");
-  }
-  if (!identity.cert_file.empty()) {
-    for (const auto& file : {identity.cert_file, identity.key_file}) {
-      if (!file_is_readable(file)) {
-        return fail("CLIENT_CERT_UNREADABLE", "the device certificate or key \"" + file.string() +
-                                                  "\" cannot be read; check the path and its permissions");
-      }
-    }
-  }
+  auto token_credentials = detail::check_tls_identity(identity);
+  if (!token_credentials) return std::unexpected(token_credentials.error());
   if (timeout.count() <= 0) {
     return fail("GATEWAY_URL_INVALID", "the gateway timeout must be positive");
   }
   auto impl = std::make_unique<Impl>();
   impl->base_url = std::move(base_url);
   impl->identity = std::move(identity);
+  impl->token_credentials = std::move(*token_credentials);
   impl->timeout = timeout;
   impl->handle = curl_easy_init();
   if (impl->handle == nullptr) {
@@ -157,17 +239,7 @@ Result<HttpResponse> HttpsClient::Impl::perform(std::string_view path, const std
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);  // required for timeouts in multi-threaded programs
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-  curl_easy_setopt(curl, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-  curl_easy_setopt(curl, CURLOPT_CAINFO, identity.ca_file.c_str());
-  curl_easy_setopt(curl, CURLOPT_CAPATH, nullptr);  // trust only the provisioned CA, not the system store
-  if (!identity.cert_file.empty()) {
-    curl_easy_setopt(curl, CURLOPT_SSLCERT, identity.cert_file.c_str());
-    curl_easy_setopt(curl, CURLOPT_SSLCERTTYPE, "PEM");
-    curl_easy_setopt(curl, CURLOPT_SSLKEY, identity.key_file.c_str());
-    curl_easy_setopt(curl, CURLOPT_SSLKEYTYPE, "PEM");
-  }
+  detail::apply_tls_identity(curl, identity, token_credentials.get());
   if (json_body != nullptr) {
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json_body->data());
@@ -186,47 +258,14 @@ Result<HttpResponse> HttpsClient::Impl::perform(std::string_view path, const std
   if (code == CURLE_OK) return HttpResponse{status, std::move(collector.body)};
 
   const std::string detail = error_detail[0] != '\0' ? std::string(error_detail) : curl_easy_strerror(code);
-  const std::string where = " (" + base_url + "): " + detail;
-  switch (code) {
-    case CURLE_WRITE_ERROR:
-      if (collector.too_large) {
-        return fail("RESPONSE_TOO_LARGE",
-                    "the gateway's answer to " + std::string(path) + " is larger than 1 MiB; it was not read");
-      }
-      return fail("GATEWAY_UNREACHABLE", "the gateway's answer could not be stored" + where);
-    case CURLE_URL_MALFORMAT:
-    case CURLE_UNSUPPORTED_PROTOCOL:
-      return fail("GATEWAY_URL_INVALID", "the gateway URL is not usable" + where + "; fix [gateway] url");
-    case CURLE_OPERATION_TIMEDOUT:
-      return fail("GATEWAY_TIMEOUT", "the gateway did not answer within " + std::to_string(timeout.count()) + " ms" +
-                                         where + "; check the network or raise the timeout");
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-      return fail("GATEWAY_CERT_UNTRUSTED", "the gateway's certificate was not signed by the configured CA" + where +
-                                                "; check [gateway] ca_file and the URL's host name");
-    case CURLE_SSL_CERTPROBLEM:
-    case CURLE_SSL_ENGINE_NOTFOUND:
-    case CURLE_SSL_ENGINE_SETFAILED:
-      return fail("CLIENT_CERT_UNREADABLE", "the device certificate or key could not be used" + where +
-                                                "; check that they are PEM files and belong together");
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CIPHER:
-    case CURLE_SSL_CLIENTCERT:
-      return fail("TLS_HANDSHAKE_FAILED", "the TLS handshake with the gateway failed" + where +
-                                              "; the gateway may not accept this device certificate");
-    case CURLE_RECV_ERROR:
-    case CURLE_SEND_ERROR:
-      // With TLS 1.3 the server checks the client certificate after the client thinks the handshake
-      // is done, so a refused certificate shows up as an alert on the first read or write.
-      if (mentions_tls_alert(detail.c_str())) {
-        return fail("TLS_HANDSHAKE_FAILED", "the gateway refused the TLS session" + where +
-                                                "; the gateway may not accept this device certificate");
-      }
-      return fail("GATEWAY_UNREACHABLE", "the connection to the gateway broke" + where);
-    default:
-      return fail("GATEWAY_UNREACHABLE", "the gateway cannot be reached" + where +
-                                             "; check the network, the URL and that the gateway is running");
+  if (code == CURLE_WRITE_ERROR) {
+    if (collector.too_large) {
+      return fail("RESPONSE_TOO_LARGE",
+                  "the gateway's answer to " + std::string(path) + " is larger than 1 MiB; it was not read");
+    }
+    return fail("GATEWAY_UNREACHABLE", "the gateway's answer could not be stored (" + base_url + "): " + detail);
   }
+  return std::unexpected(detail::transport_error(code, detail, base_url, timeout));
 }
 
 struct GatewayMonitor::Impl {

@@ -21,6 +21,7 @@
 #include "kiosk/core/error.hpp"
 #include "kiosk/core/openssl_handles.hpp"
 #include "kiosk/core/operation.hpp"
+#include "kiosk/ctl/evidence_export.hpp"
 #include "sync/package/package_reader.hpp"
 
 namespace kiosk::ctl {
@@ -40,6 +41,7 @@ constexpr const char* kEvidenceHelp = R"(kioskctl evidence - check an evidence p
 
 Usage:
   kioskctl evidence verify DIR --device-cert F [--key FILE] [--decrypt-to OUT] [--json]
+  kioskctl evidence export --gateway URL --ca FILE --staff-id ID ... --out DIR   (see export --help)
 
 verify   checks the package directory DIR (tx-<id>.csdcpkg) as head office does, stopping at the
          first problem: the device signature over manifest.json, the manifest, keys.json, that the
@@ -326,7 +328,14 @@ int run_verify(const std::vector<std::string>& args, std::FILE* out, std::FILE* 
 }  // namespace
 
 int run_evidence_command(const std::vector<std::string>& args, std::FILE* out, std::FILE* err) {
-  if (args.empty()) return usage_error(err, "missing subcommand (verify)");
+  if (args.empty()) return usage_error(err, "missing subcommand (verify, export)");
+  if (args.front() == "export") {
+    if (std::find(args.begin(), args.end(), "--help") != args.end()) {
+      std::fputs(kEvidenceExportHelp, out);
+      return kExitValid;
+    }
+    return run_evidence_export(args, stdin, out, err);
+  }
   if (args.front() == "--help" || args.front() == "-h" || args.front() == "help" ||
       std::find(args.begin(), args.end(), "--help") != args.end()) {
     std::fputs(kEvidenceHelp, out);

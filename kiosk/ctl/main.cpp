@@ -36,6 +36,8 @@ Usage:
   kioskctl cert status SERIAL --gateway URL --ca-file F --cert F --key F [--json]
   kioskctl softcert download --gateway URL --ref R --code C --out DIR [--ca-file F] ...
   kioskctl evidence verify DIR --device-cert F [--key FILE] [--decrypt-to OUT] [--json]
+  kioskctl evidence export --gateway URL --ca FILE --staff-id ID (--transaction ID | --investor-id ID
+                           | --from DATE --to DATE) --out DIR [--json]
   kioskctl version
   kioskctl help [COMMAND] | kioskctl COMMAND --help
 
@@ -53,7 +55,8 @@ Commands:
   cert       a certificate's state at head office's CA
   softcert   download a soft certificate with its reference number and code, as the investor's
              own software would (key made locally, PKCS#12 written)
-  evidence   check an evidence package's signature and hashes; with a recipient key, decrypt it too
+  evidence   check an evidence package's signature and hashes; with a recipient key, decrypt it too;
+             export packages from head office for inspection (inspector role only, logged there)
   version    print the program version, build type, compiler and library versions
 
 The default configuration file is /etc/csdc-kiosk/kiosk.toml.

@@ -253,6 +253,9 @@ ApiResponse ApiHandler::handle(const ApiRequest& request) {
     if (extra_routes_) {
       if (auto answer = extra_routes_(request)) return std::move(*answer);
     }
+    for (const auto& routes : added_routes_) {
+      if (auto answer = routes(request)) return std::move(*answer);
+    }
     return error_response(404, "NOT_FOUND",
                           "no such endpoint on the " + std::string(listener_name(request.listener)) + " listener");
   } catch (const std::exception&) {
@@ -338,6 +341,20 @@ ApiResponse ApiHandler::staff_verify(const ApiRequest& request) {
   log::info("staff_verify", {{"staff_id", staff.staff_id}, {"role", staff.role}, {"device_id", request.device_id}});
   return json_response(200,
                        json{{"staff_id", staff.staff_id}, {"display_name", staff.display_name}, {"role", staff.role}});
+}
+
+void ApiHandler::add_routes(ExtraRoutes routes) {
+  if (routes) added_routes_.push_back(std::move(routes));
+}
+
+std::optional<ConsoleSession> ApiHandler::console_session(std::string_view authorization) {
+  const auto token = bearer_token(authorization);
+  if (!token) return std::nullopt;
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(sessions_mutex_);
+  const auto found = sessions_.find(sha256_hex(*token));
+  if (found == sessions_.end() || found->second.expires_at <= now) return std::nullopt;
+  return ConsoleSession{found->second.staff_id, found->second.role};
 }
 
 ApiResponse ApiHandler::session(const ApiRequest& request) {

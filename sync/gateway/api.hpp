@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -47,6 +48,9 @@ struct ApiRequest {
   std::string authorization;  // the Authorization header, if any
   std::string body;
   HeaderMap headers = {};  // every request header (bounded), for routes that need more than the above
+  // PEM of the verified client certificate named by device_id (device listener only): the upload
+  // store keeps it so the evidence intake checks the manifest signature with that key.
+  std::string client_certificate_pem = {};
 };
 
 struct ApiResponse {
@@ -57,6 +61,18 @@ struct ApiResponse {
   std::vector<std::pair<std::string, std::string>> headers = {};
   // 204 answers and answers to HEAD carry no body (and no Content-Type).
   bool no_body = false;
+  // When set, the body is this file's bytes instead of `body`, streamed from disk (an evidence
+  // archive may be gigabytes) with `body_content_type`. With `remove_body_file_after_send` the file
+  // is a private temporary copy that the server deletes once the answer is written or abandoned.
+  std::filesystem::path body_file = {};
+  std::string body_content_type = "application/octet-stream";
+  bool remove_body_file_after_send = false;
+};
+
+// Who a console bearer token belongs to (a signed-in, unexpired session).
+struct ConsoleSession {
+  std::string staff_id;
+  std::string role;
 };
 
 struct SignInRequest {
@@ -137,6 +153,14 @@ class ApiHandler {
 
   ApiResponse handle(const ApiRequest& request);
 
+  // The session of an "Authorization: Bearer <token>" header value; nullopt when there is no bearer
+  // token or the session is unknown or expired. For routes owned by other modules (evidence export).
+  std::optional<ConsoleSession> console_session(std::string_view authorization);
+
+  // Further routes tried after `extra_routes` (for routes that need console_session() and so can
+  // only be made once the handler exists). Not thread-safe: call before serving.
+  void add_routes(ExtraRoutes routes);
+
  private:
   struct Session {
     std::string staff_id;
@@ -154,6 +178,7 @@ class ApiHandler {
   StaffLookup lookup_;
   NciisCheck nciis_check_;
   ExtraRoutes extra_routes_;
+  std::vector<ExtraRoutes> added_routes_;
   std::string version_;
   std::size_t max_body_bytes_;
   PasswordHash decoy_hash_;  // checked for unknown ids so they take as long as a wrong password

@@ -99,6 +99,26 @@ Result<GatewayConfig> read(ConfigReader& reader, std::filesystem::path source) {
   if (!open_uploads) return std::unexpected(open_uploads.error());
   c.uploads_max_open_per_device = static_cast<std::size_t>(*open_uploads);
 
+  auto evidence_store = reader.get_string("evidence.store", c.evidence_store);
+  if (!evidence_store) return std::unexpected(evidence_store.error());
+  if (*evidence_store != "embedded" && *evidence_store != "s3-object-lock") {
+    return fail("CONFIG_BAD_VALUE", reader.source_name() +
+                                        ": evidence.store must be \"embedded\" or \"s3-object-lock\", got \"" +
+                                        *evidence_store + "\"");
+  }
+  c.evidence_store = *evidence_store;
+  auto retention = reader.get_int("evidence.retention_years", c.evidence_retention_years, 1, 100);
+  if (!retention) return std::unexpected(retention.error());
+  c.evidence_retention_years = static_cast<int>(*retention);
+  auto recipient_key = reader.get_path("evidence.recipient_key_file", {});
+  if (!recipient_key) return std::unexpected(recipient_key.error());
+  c.evidence_recipient_key_file = *recipient_key;
+  if (c.evidence_store == "s3-object-lock") {
+    auto object_lock = evidence::read_object_lock_store_config(reader);
+    if (!object_lock) return std::unexpected(object_lock.error());
+    c.evidence_object_lock = std::move(*object_lock);
+  }
+
   if (auto unknown = reader.check_no_unknown_keys(); !unknown) return std::unexpected(unknown.error());
   return c;
 }

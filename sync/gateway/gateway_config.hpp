@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "kiosk/core/error.hpp"
+#include "sync/gateway/evidence/object_lock_store.hpp"
 
 namespace kiosk::gateway {
 
@@ -44,6 +45,14 @@ struct GatewayConfig {
   std::uint64_t uploads_max_bytes = 8ULL * 1024 * 1024 * 1024;  // largest Upload-Length
   std::size_t uploads_max_patch_bytes = 8 * 1024 * 1024;        // largest PATCH body
   std::size_t uploads_max_open_per_device = 16;                 // unfinished uploads per device
+  // [evidence] the head-office evidence intake and store (sync/gateway/evidence/README.md)
+  std::string evidence_store = "embedded";  // "embedded" | "s3-object-lock"
+  int evidence_retention_years = 20;        // REQ-42: years after max(closed_at, received_at)
+  // Optional head-office recipient private key (PEM): when set, the intake also checks that each
+  // package's wrapped data key for it opens and every stream's tags verify. Empty: not checked.
+  std::filesystem::path evidence_recipient_key_file;
+  // [evidence.s3] and [evidence.postgres]: read only when evidence_store is "s3-object-lock".
+  evidence::ObjectLockStoreConfig evidence_object_lock{};
 };
 
 // NCIIS_BACKEND_UNSUPPORTED for anything but "simulator": the online service needs the broker's

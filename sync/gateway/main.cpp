@@ -13,9 +13,16 @@
 #include <vector>
 
 #include "kiosk/core/log.hpp"
+#include "kiosk/core/time_text.hpp"
 #include "sync/gateway/api.hpp"
 #include "sync/gateway/ca/ca_routes.hpp"
 #include "sync/gateway/ca/local_ca.hpp"
+#include "sync/gateway/evidence/embedded_store.hpp"
+#include "sync/gateway/evidence/evidence_intake.hpp"
+#include "sync/gateway/evidence/export_routes.hpp"
+#include "sync/gateway/evidence/object_lock_store.hpp"
+#include "sync/gateway/evidence/receipt_routes.hpp"
+#include "sync/gateway/evidence/retention.hpp"
 #include "sync/gateway/gateway_config.hpp"
 #include "sync/gateway/nciis.hpp"
 #include "sync/gateway/pki.hpp"
@@ -44,12 +51,16 @@ Usage:
   gateway [serve] [--config FILE] [--data-dir DIR]
   gateway enrol-dev --data-dir DIR --device-id ID --out DIR
   gateway add-staff --data-dir DIR --staff-id ID --name NAME --role ROLE   (password on stdin)
+  gateway evidence-purge --data-dir DIR [--now TIME]
+  gateway legal-hold --data-dir DIR --device ID --package ID (--on|--off)
   gateway help [COMMAND] | gateway COMMAND --help | gateway --version
 
 Commands:
   serve       run the server (the default command)
   enrol-dev   issue a development device certificate for a kiosk
   add-staff   create a witness / operator / reviewer account for the witness console
+  evidence-purge  delete stored evidence past its retention date and not on legal hold (REQ-47)
+  legal-hold      set or lift a legal hold on one stored evidence package (REQ-47)
 
 Example (one machine, development):
   gateway enrol-dev --data-dir ./gw-data --device-id SIM-0001 --out ./kiosk-device
@@ -78,9 +89,12 @@ without a fixtures file it knows the people compiled into the binary, e.g. æµ‹è¯
 Listeners:
   device   mutual TLS; only kiosks with a certificate from the dev CA get past the handshake.
            GET /healthz, POST /v1/device/nciis-check, POST /v1/device/ca/<operation>,
-           POST /v1/device/ca/lookup, GET /v1/device/ca/status/<serial>, GET /v1/ca/crl
+           POST /v1/device/ca/lookup, GET /v1/device/ca/status/<serial>, GET /v1/ca/crl,
+           the evidence uploads /v1/device/uploads (tus 1.0), GET /v1/device/receipts/<package_id>
   console  server TLS; GET /healthz, POST /v1/console/sign-in, GET /v1/console/session,
-           GET /v1/ca/crl, POST /v1/softcert/download (the investor's software)
+           GET /v1/ca/crl, POST /v1/softcert/download (the investor's software),
+           POST /v1/console/evidence/search, GET /v1/console/evidence/<device>/<package>/archive,
+           GET /v1/console/evidence/<device>/certificate (inspector role only, REQ-44)
 
 A port of 0 picks a free port; the real ports are written to DATA/run/ports.json as
 {"device":N,"console":N} and logged in the "listening" event. SIGTERM or SIGINT stops the server
@@ -124,10 +138,40 @@ Options:
   --data-dir DIR    the gateway's data directory (required)
   --staff-id ID     1-32 letters, digits, '_' or '-', e.g. W0001 (required)
   --name NAME       the name shown in the console (required)
-  --role ROLE       witness, operator or reviewer (required)
+  --role ROLE       witness, operator, reviewer or inspector (required)
 
 Example:
   printf 'secret\n' | gateway add-staff --data-dir ./gw-data --staff-id W0001 --name 'Wang Li' --role witness
+)";
+
+constexpr const char* kPurgeHelp = R"(gateway evidence-purge - delete evidence past its retention date (REQ-47)
+
+Usage: gateway evidence-purge --data-dir DIR [--now TIME]
+
+Deletes every package of the embedded evidence store (DIR/evidence, DIR/index.sqlite) whose
+retain_until is at or before TIME and that is not under legal hold: first its index row, then its
+archive. Each deletion is logged ("evidence_deleted"); a package the store refuses is logged
+("evidence_delete_refused") and kept. Run it from a scheduler (cron, systemd timer).
+
+Options:
+  --data-dir DIR   the gateway's data directory (required)
+  --now TIME       UTC "YYYY-MM-DDTHH:MM:SS.mmmZ" to judge retention by; default: the clock now
+
+Prints how many packages were deleted. Exit status 1 when any deletion failed.
+)";
+
+constexpr const char* kLegalHoldHelp = R"(gateway legal-hold - set or lift a legal hold on stored evidence (REQ-47)
+
+Usage: gateway legal-hold --data-dir DIR --device ID --package ID (--on|--off)
+
+A package under legal hold is never deleted, whatever its retention date. The change is logged
+("evidence_legal_hold").
+
+Options:
+  --data-dir DIR   the gateway's data directory (required)
+  --device ID      the kiosk's device id (required)
+  --package ID     the package id of the manifest (required)
+  --on | --off     set or lift the hold (exactly one)
 )";
 
 int usage_error(const std::string& message, const char* command) {
@@ -194,6 +238,18 @@ Result<std::string> read_password_from_stdin() {
   return password;
 }
 
+// The evidence store [evidence] store names. The scale-out store is wired by its own module.
+Result<std::unique_ptr<evidence::EvidenceStore>> open_evidence_store(const GatewayConfig& config) {
+  if (config.evidence_store == "s3-object-lock") {
+    auto store = evidence::ObjectLockEvidenceStore::open(config.evidence_object_lock);
+    if (!store) return std::unexpected(store.error());
+    return std::unique_ptr<evidence::EvidenceStore>(std::move(*store));
+  }
+  auto store = evidence::EmbeddedEvidenceStore::open(config.data_dir);
+  if (!store) return std::unexpected(store.error());
+  return std::unique_ptr<evidence::EvidenceStore>(std::move(*store));
+}
+
 int run_serve(const std::vector<std::string>& args) {
   std::string problem;
   auto options = parse_options(args, {"--config", "--data-dir"}, problem);
@@ -236,6 +292,7 @@ int run_serve(const std::vector<std::string>& args) {
     log::error("start_failed", {{"code", nciis_key.error().code}, {"message", nciis_key.error().message}});
     return runtime_error(nciis_key.error());
   }
+  const std::string export_hmac_key = *nciis_key;  // the inspection export hashes ID numbers the same way
   NciisService nciis(std::move(*nciis_adapter), *store, std::move(*nciis_key));
   log::info("nciis_ready", {{"backend", config.nciis_backend},
                             {"fixtures", config.nciis_fixtures.empty() ? "embedded" : config.nciis_fixtures.string()}});
@@ -256,13 +313,46 @@ int run_serve(const std::vector<std::string>& args) {
       **local_ca, [&local_ca] { return (*local_ca)->crl_pem(); }, config.max_body_bytes);
   log::info("ca_ready", {{"backend", "local-ca"}, {"dir", (*local_ca)->files().dir.string()}});
 
-  // Resumable evidence uploads: DATA/uploads, states in index.sqlite; recovery runs on open.
-  uploads::LoggingUploadSink upload_sink;
+  // Evidence intake: every complete upload is verified, stored and receipted (sync/gateway/evidence).
+  auto evidence_store = open_evidence_store(config);
+  if (!evidence_store) {
+    log::error("start_failed", {{"code", evidence_store.error().code}, {"message", evidence_store.error().message}});
+    return runtime_error(evidence_store.error());
+  }
+  auto receipt_signer = ensure_receipt_signer(config.data_dir);
+  if (!receipt_signer) {
+    log::error("start_failed", {{"code", receipt_signer.error().code}, {"message", receipt_signer.error().message}});
+    return runtime_error(receipt_signer.error());
+  }
+  KeyPtr recipient_key;
+  if (!config.evidence_recipient_key_file.empty()) {
+    auto loaded = load_private_key(config.evidence_recipient_key_file);
+    if (!loaded) {
+      log::error("start_failed", {{"code", loaded.error().code}, {"message", loaded.error().message}});
+      return runtime_error(loaded.error());
+    }
+    recipient_key = std::move(*loaded);
+  }
+  SystemClock clock;
+  auto intake = evidence::EvidenceIntake::open(
+      config.data_dir, **evidence_store, receipt_signer->key.get(), receipt_signer->certificate.get(), clock,
+      evidence::IntakeOptions{config.evidence_retention_years, recipient_key.get()});
+  if (!intake) {
+    log::error("start_failed", {{"code", intake.error().code}, {"message", intake.error().message}});
+    return runtime_error(intake.error());
+  }
+  evidence::ReceiptRoutes receipt_routes(**intake);
+  log::info("evidence_ready", {{"store", std::string((*evidence_store)->kind())},
+                               {"retention_years", std::to_string(config.evidence_retention_years)},
+                               {"recipient_check", recipient_key ? "on" : "off"}});
+
+  // Resumable evidence uploads: DATA/uploads, states in index.sqlite; recovery runs on open (and
+  // hands complete uploads not yet taken to the intake).
   auto upload_store =
       uploads::UploadStore::open(config.data_dir,
                                  uploads::UploadLimits{config.uploads_max_bytes, config.uploads_max_patch_bytes,
                                                        config.uploads_max_open_per_device},
-                                 upload_sink);
+                                 **intake);
   if (!upload_store) {
     log::error("start_failed", {{"code", upload_store.error().code}, {"message", upload_store.error().message}});
     return runtime_error(upload_store.error());
@@ -274,10 +364,20 @@ int run_serve(const std::vector<std::string>& args) {
                      [&nciis](const NciisQuery& query, std::string_view device_id, std::string_view transaction_id) {
                        return nciis.check_and_record(query, device_id, transaction_id);
                      },
-                     [&ca_routes, &upload_routes](const ApiRequest& request) {
+                     [&ca_routes, &upload_routes, &receipt_routes](const ApiRequest& request) {
                        if (auto answer = ca_routes.handle(request)) return answer;
-                       return upload_routes.handle(request);
+                       if (auto answer = upload_routes.handle(request)) return answer;
+                       return receipt_routes.handle(request);
                      });
+  // Inspection export (REQ-44): console routes for the inspector role (sync/gateway/evidence/export_routes.hpp).
+  evidence::ExportRoutes export_routes(
+      **evidence_store, *store,
+      [&handler](std::string_view authorization) { return handler.console_session(authorization); },
+      [&store](std::string_view device_id, std::string_view package_id) {
+        return store->uploaded_device_certificate(device_id, package_id);
+      },
+      evidence::ExportRoutesOptions{config.data_dir / "tmp" / "export", export_hmac_key, config.max_body_bytes});
+  handler.add_routes([&export_routes](const ApiRequest& request) { return export_routes.handle(request); });
   ServerOptions server_options{config, *pki, config.data_dir / "run", {upload_routes.patch_body_limit()}};
   auto served = serve(server_options, handler);
   if (!served) {
@@ -331,7 +431,7 @@ int run_add_staff(const std::vector<std::string>& args) {
   const std::string& role = options->values["--role"];
   if (!is_valid_staff_id(staff_id))
     return usage_error("--staff-id must be 1-32 letters, digits, '_' or '-'", "add-staff ");
-  if (!is_valid_role(role)) return usage_error("--role must be witness, operator or reviewer", "add-staff ");
+  if (!is_valid_role(role)) return usage_error("--role must be witness, operator, reviewer or inspector", "add-staff ");
   auto password = read_password_from_stdin();
   if (!password) return runtime_error(password.error());
   auto store = Store::open(options->values["--data-dir"]);
@@ -340,6 +440,80 @@ int run_add_staff(const std::vector<std::string>& args) {
     return runtime_error(added.error());
   }
   std::printf("added staff %s (%s)\n", staff_id.c_str(), role.c_str());
+  return kExitOk;
+}
+
+int run_evidence_purge(const std::vector<std::string>& args) {
+  std::string problem;
+  auto options = parse_options(args, {"--data-dir", "--now"}, problem);
+  if (!options) return usage_error(problem, "evidence-purge ");
+  if (options->help) {
+    std::fputs(kPurgeHelp, stdout);
+    return kExitOk;
+  }
+  if (!options->values.contains("--data-dir")) return usage_error("--data-dir is required", "evidence-purge ");
+  const std::string now = options->values.contains("--now")
+                              ? options->values["--now"]
+                              : utc_iso8601(std::chrono::system_clock::now(), TimePrecision::milliseconds);
+  if (!evidence::is_utc_millis_text(now)) {
+    return usage_error("--now must be UTC YYYY-MM-DDTHH:MM:SS.mmmZ", "evidence-purge ");
+  }
+  auto store = evidence::EmbeddedEvidenceStore::open(options->values["--data-dir"]);
+  if (!store) return runtime_error(store.error());
+  std::size_t deleted = 0;
+  std::size_t failed = 0;
+  // In batches: each batch's rows are gone (or failed and counted) before the next is read.
+  while (true) {
+    auto due = (*store)->due_for_purge(now, 500);
+    if (!due) return runtime_error(due.error());
+    std::size_t progressed = 0;
+    for (const auto& row : *due) {
+      if (auto removed = (*store)->remove(row.device_id, row.package_id, now); removed) {
+        ++deleted;
+        ++progressed;
+      } else {
+        ++failed;
+        log::error("evidence_purge_failed",
+                   {{"device_id", row.device_id}, {"package_id", row.package_id}, {"code", removed.error().code}});
+      }
+    }
+    if (due->size() < 500 || progressed == 0) break;
+  }
+  log::info("evidence_purge_done",
+            {{"deleted", std::to_string(deleted)}, {"failed", std::to_string(failed)}, {"now", now}});
+  std::printf("deleted %zu package(s), %zu failed\n", deleted, failed);
+  return failed == 0 ? kExitOk : kExitFailure;
+}
+
+int run_legal_hold(const std::vector<std::string>& args) {
+  std::vector<std::string> rest;
+  std::optional<bool> hold;
+  for (const auto& arg : args) {
+    if (arg == "--on" || arg == "--off") {
+      if (hold) return usage_error("give exactly one of --on and --off", "legal-hold ");
+      hold = arg == "--on";
+    } else {
+      rest.push_back(arg);
+    }
+  }
+  std::string problem;
+  auto options = parse_options(rest, {"--data-dir", "--device", "--package"}, problem);
+  if (!options) return usage_error(problem, "legal-hold ");
+  if (options->help) {
+    std::fputs(kLegalHoldHelp, stdout);
+    return kExitOk;
+  }
+  for (const char* required : {"--data-dir", "--device", "--package"}) {
+    if (!options->values.contains(required)) return usage_error(std::string(required) + " is required", "legal-hold ");
+  }
+  if (!hold) return usage_error("give --on or --off", "legal-hold ");
+  auto store = evidence::EmbeddedEvidenceStore::open(options->values["--data-dir"]);
+  if (!store) return runtime_error(store.error());
+  if (auto set = (*store)->set_legal_hold(options->values["--device"], options->values["--package"], *hold); !set) {
+    return runtime_error(set.error());
+  }
+  std::printf("legal hold %s for %s / %s\n", *hold ? "set" : "lifted", options->values["--device"].c_str(),
+              options->values["--package"].c_str());
   return kExitOk;
 }
 
@@ -361,15 +535,19 @@ int main(int argc, char** argv) {
   }
   if (command == "help") {
     const std::string topic = args.empty() ? "" : args.front();
-    std::fputs(topic == "serve"       ? kServeHelp
-               : topic == "enrol-dev" ? kEnrolHelp
-               : topic == "add-staff" ? kAddStaffHelp
-                                      : kMainHelp,
+    std::fputs(topic == "serve"            ? kServeHelp
+               : topic == "enrol-dev"      ? kEnrolHelp
+               : topic == "add-staff"      ? kAddStaffHelp
+               : topic == "evidence-purge" ? kPurgeHelp
+               : topic == "legal-hold"     ? kLegalHoldHelp
+                                           : kMainHelp,
                stdout);
     return kExitOk;
   }
   if (command == "serve") return run_serve(args);
   if (command == "enrol-dev") return run_enrol(args);
   if (command == "add-staff") return run_add_staff(args);
+  if (command == "evidence-purge") return run_evidence_purge(args);
+  if (command == "legal-hold") return run_legal_hold(args);
   return usage_error("unknown command '" + command + "'", "");
 }

@@ -198,6 +198,12 @@ Result<CertPtr> issue_certificate(const CertSpec& spec, EVP_PKEY* subject_key, X
       if (step) step = add(NID_key_usage, "critical,digitalSignature");
       if (step) step = add(NID_ext_key_usage, "clientAuth");
       break;
+    case CertProfile::receipt_signer:
+      step = add(NID_basic_constraints, "critical,CA:FALSE");
+      if (step) step = add(NID_key_usage, "critical,digitalSignature");
+      // "kiosk evidence receipt" (sync/package/receipt.hpp kReceiptSignerEkuOid).
+      if (step) step = add(NID_ext_key_usage, "1.3.6.1.4.1.99999.1.1");
+      break;
   }
   if (step) step = add(NID_subject_key_identifier, "hash");
   if (step && issuer_cert != nullptr) step = add(NID_authority_key_identifier, "keyid:always");
@@ -409,6 +415,54 @@ Result<EnrolledDevice> enrol_dev_device(const DevPkiPaths& pki, std::string_view
 
   return EnrolledDevice{std::string(device_id), certificate_serial_hex(device_cert->get()),
                         certificate_sha256_hex(device_cert->get()), certificate_not_after_unix(device_cert->get())};
+}
+
+Result<ReceiptSigner> ensure_receipt_signer(const std::filesystem::path& data_dir) {
+  const DevPkiPaths pki = dev_pki_paths(data_dir);
+  const auto key_file = pki.dir / "receipt.key";
+  const auto cert_file = pki.dir / "receipt.crt";
+  const bool have_key = file_exists(key_file);
+  const bool have_cert = file_exists(cert_file);
+  if (have_key != have_cert) {
+    return fail("RECEIPT_SIGNER_UNAVAILABLE", (have_key ? cert_file : key_file).string() +
+                                                  " is missing while its pair exists; restore it or remove both");
+  }
+  if (have_key) {
+    auto key = load_private_key(key_file);
+    if (!key) return fail("RECEIPT_SIGNER_UNAVAILABLE", key.error().message);
+    auto cert = load_certificate(cert_file);
+    if (!cert) return fail("RECEIPT_SIGNER_UNAVAILABLE", cert.error().message);
+    if (X509_check_private_key(cert->get(), key->get()) != 1) {
+      ERR_clear_error();
+      return fail("RECEIPT_SIGNER_UNAVAILABLE", key_file.string() + " does not match " + cert_file.string());
+    }
+    return ReceiptSigner{std::move(*key), std::move(*cert)};
+  }
+  if (!file_exists(pki.ca_cert) || !file_exists(pki.ca_key)) {
+    return fail("RECEIPT_SIGNER_UNAVAILABLE",
+                "no receipt signer in " + pki.dir.string() + " (receipt.key, receipt.crt) and no dev CA to issue one");
+  }
+  auto ca_cert = load_certificate(pki.ca_cert);
+  if (!ca_cert) return std::unexpected(ca_cert.error());
+  auto ca_key = load_private_key(pki.ca_key);
+  if (!ca_key) return std::unexpected(ca_key.error());
+  auto key = generate_p256_key();
+  if (!key) return std::unexpected(key.error());
+  CertSpec spec{"CSDC Kiosk Dev Receipt Signer",
+                CertProfile::receipt_signer,
+                {},
+                std::chrono::seconds(-300),
+                std::chrono::hours(24 * 825)};
+  auto cert = issue_certificate(spec, key->get(), ca_cert->get(), ca_key->get());
+  if (!cert) return std::unexpected(cert.error());
+  auto key_pem = private_key_pem(key->get());
+  auto cert_pem = certificate_pem(cert->get());
+  if (!key_pem) return std::unexpected(key_pem.error());
+  if (!cert_pem) return std::unexpected(cert_pem.error());
+  // Key first: the certificate marks the pair complete.
+  if (auto w = write_file_atomically(key_file, *key_pem, 0600); !w) return std::unexpected(w.error());
+  if (auto w = write_file_atomically(cert_file, *cert_pem, 0644); !w) return std::unexpected(w.error());
+  return ReceiptSigner{std::move(*key), std::move(*cert)};
 }
 
 }  // namespace kiosk::gateway

@@ -35,7 +35,9 @@ Result<std::string> random_hex(std::size_t size);
 
 Result<KeyPtr> generate_p256_key();
 
-enum class CertProfile { certificate_authority, tls_server, tls_client };
+// receipt_signer: the head-office key that signs evidence receipts (extended key usage
+// 1.3.6.1.4.1.99999.1.1, sync/package/receipt.hpp), never a TLS certificate.
+enum class CertProfile { certificate_authority, tls_server, tls_client, receipt_signer };
 
 struct CertSpec {
   std::string common_name;
@@ -88,5 +90,16 @@ bool is_valid_device_id(std::string_view device_id);
 // as OUT/device.key (0600), OUT/device.crt and OUT/ca.crt.
 Result<EnrolledDevice> enrol_dev_device(const DevPkiPaths& pki, std::string_view device_id,
                                         const std::filesystem::path& out_dir);
+
+// The key and certificate that sign evidence receipts: DATA/pki/receipt.key (0600) and
+// DATA/pki/receipt.crt. Loaded when both exist (production puts the signer its CA issued there);
+// otherwise, on a development data directory, issued now by the dev CA (CN "CSDC Kiosk Dev Receipt
+// Signer", 825 days). RECEIPT_SIGNER_UNAVAILABLE when only one of the files exists, when they do not
+// match, or when there is neither a signer nor a dev CA to issue one.
+struct ReceiptSigner {
+  KeyPtr key;
+  CertPtr certificate;
+};
+Result<ReceiptSigner> ensure_receipt_signer(const std::filesystem::path& data_dir);
 
 }  // namespace kiosk::gateway

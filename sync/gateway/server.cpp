@@ -4,6 +4,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
@@ -12,6 +13,7 @@
 #include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -65,7 +67,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
-  ~Connection() { --state_.live_connections; }
+  ~Connection() {
+    remove_sent_file();
+    --state_.live_connections;
+  }
 
   void start() {
     beast::get_lowest_layer(stream_).expires_after(state_.config.handshake_timeout);
@@ -95,6 +100,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       // The handshake already verified the chain to the device CA; the CN names the device.
       if (X509* peer_cert = SSL_get0_peer_certificate(stream_.native_handle()); peer_cert != nullptr) {
         device_id_ = certificate_common_name(peer_cert);
+        if (auto pem = certificate_pem(peer_cert)) client_certificate_pem_ = std::move(*pem);
       }
     }
     read_request();
@@ -216,6 +222,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     request.target = std::string(message.target());
     request.listener = listener_;
     request.device_id = device_id_;
+    request.client_certificate_pem = client_certificate_pem_;
     request.authorization = std::string(message[http::field::authorization]);
     for (const auto& field : message) {
       request.headers.set(std::string(field.name_string()), std::string(field.value()));
@@ -238,6 +245,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   void send(ApiResponse api_response, bool keep_alive) {
+    if (!api_response.body_file.empty() && !api_response.no_body) {
+      send_file(std::move(api_response), keep_alive);
+      return;
+    }
     response_ = {};
     response_.version(11);
     response_.result(api_response.status);
@@ -253,15 +264,70 @@ class Connection : public std::enable_shared_from_this<Connection> {
       response_.body() = std::move(api_response.body);
       response_.prepare_payload();
     }
+    status_ = response_.result_int();
+    keep_alive_ = response_.keep_alive();
     beast::get_lowest_layer(stream_).expires_after(state_.config.request_timeout);
     http::async_write(stream_, response_,
                       [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
   }
 
+  // The body comes from a file, read and written in pieces by Beast's file_body, so an archive of
+  // any size costs a constant amount of memory.
+  void send_file(ApiResponse api_response, bool keep_alive) {
+    if (api_response.remove_body_file_after_send) file_to_remove_ = api_response.body_file;
+    file_response_.emplace();
+    auto& response = *file_response_;
+    beast::error_code ec;
+    response.body().open(api_response.body_file.c_str(), beast::file_mode::scan, ec);
+    if (ec) {
+      log::error("response_file_unreadable", {{"path", path_}, {"reason", ec.message()}});
+      file_response_.reset();
+      remove_sent_file();
+      send_error(500, "INTERNAL_ERROR", "the gateway could not read the answer's file; see its log");
+      return;
+    }
+    response.version(11);
+    response.result(api_response.status);
+    response.set(http::field::server, state_.server_header);
+    response.set(http::field::cache_control, "no-store");
+    for (const auto& [name, value] : api_response.headers) response.set(name, value);
+    response.set(http::field::content_type, api_response.body_content_type);
+    response.keep_alive(keep_alive && !state_.stopping);
+    response.prepare_payload();
+    status_ = response.result_int();
+    keep_alive_ = response.keep_alive();
+    // The request timeout covers the whole answer: a big archive needs longer than a JSON reply, so
+    // the deadline is pushed on as long as the client keeps reading (see on_file_progress).
+    beast::get_lowest_layer(stream_).expires_after(state_.config.request_timeout);
+    file_serializer_.emplace(response);
+    write_file_part();
+  }
+
+  void write_file_part() {
+    http::async_write_some(stream_, *file_serializer_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      if (ec || self->file_serializer_->is_done()) {
+        self->file_serializer_.reset();
+        self->file_response_.reset();
+        self->remove_sent_file();
+        self->on_write(ec);
+        return;
+      }
+      beast::get_lowest_layer(self->stream_).expires_after(self->state_.config.request_timeout);
+      self->write_file_part();
+    });
+  }
+
+  void remove_sent_file() {
+    if (file_to_remove_.empty()) return;
+    std::error_code ignored;
+    std::filesystem::remove(file_to_remove_, ignored);
+    file_to_remove_.clear();
+  }
+
   void on_write(beast::error_code ec) {
     const auto duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count();
     const std::string listener(listener_name(listener_));
-    const std::string status = std::to_string(response_.result_int());
+    const std::string status = std::to_string(status_);
     if (device_id_.empty()) {
       log::info("request", {{"method", method_},
                             {"path", path_},
@@ -281,11 +347,36 @@ class Connection : public std::enable_shared_from_this<Connection> {
     path_.clear();
     if (ec) {
       close_now();
-    } else if (!response_.keep_alive()) {
+    } else if (!response_.keep_alive() && parser_ && !parser_->is_done()) {
+      close_lingering();
+    } else if (!keep_alive_) {
       close_gracefully();
     } else {
       read_request();
     }
+  }
+
+  // An answer sent before the request body was read (body too large, bad headers): closing at once
+  // with unread bytes in the receive buffer makes the kernel send RST, which can destroy the answer
+  // before the client reads it. So send FIN after the answer, discard what the client still sends
+  // (raw TLS records: the TLS session is over) until it closes or kCloseTimeout passes, then close.
+  void close_lingering() {
+    beast::error_code ignored;
+    auto& socket = beast::get_lowest_layer(stream_).socket();
+    socket.shutdown(tcp::socket::shutdown_send, ignored);
+    beast::get_lowest_layer(stream_).expires_after(kCloseTimeout);
+    discard_until_closed();
+  }
+
+  void discard_until_closed() {
+    beast::get_lowest_layer(stream_).async_read_some(asio::buffer(discard_buffer_),
+                                                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                                       if (ec) {
+                                                         self->close_now();
+                                                         return;
+                                                       }
+                                                       self->discard_until_closed();
+                                                     });
   }
 
   void close_gracefully() {
@@ -306,12 +397,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
+  std::optional<http::response<http::file_body>> file_response_;
+  std::optional<http::response_serializer<http::file_body>> file_serializer_;
+  std::filesystem::path file_to_remove_;
+  unsigned status_ = 0;
+  bool keep_alive_ = false;
   http::response<http::empty_body> continue_response_;
   const RouteBodyLimit* route_limit_ = nullptr;
   std::string peer_;
   std::string device_id_;
+  std::string client_certificate_pem_;
   std::string method_;
   std::string path_;
+  std::array<char, 16 * 1024> discard_buffer_{};  // close_lingering() reads into it and forgets
   Clock::time_point started_{};
   bool busy_ = false;
 };

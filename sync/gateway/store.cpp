@@ -98,7 +98,9 @@ bool is_valid_staff_id(std::string_view staff_id) {
   return true;
 }
 
-bool is_valid_role(std::string_view role) { return role == "witness" || role == "operator" || role == "reviewer"; }
+bool is_valid_role(std::string_view role) {
+  return role == "witness" || role == "operator" || role == "reviewer" || role == "inspector";
+}
 
 struct Store::Impl {
   sqlite3* db = nullptr;
@@ -111,6 +113,42 @@ struct Store::Impl {
       std::string text = message != nullptr ? message : sqlite3_errmsg(db);
       sqlite3_free(message);
       return fail("STORAGE_FAILED", "index database: " + text);
+    }
+    return {};
+  }
+
+  // Databases made before the inspector role (REQ-44) have a CHECK on staff.role without it; SQLite
+  // cannot alter a CHECK, so the table is rebuilt with the same rows in one transaction.
+  Result<void> allow_inspector_role() {
+    std::string table_sql;
+    {
+      // Finalized before the rebuild: an open statement on the schema keeps DROP TABLE locked.
+      auto statement = prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'staff'");
+      if (!statement) return std::unexpected(statement.error());
+      if (sqlite3_step(statement->handle) != SQLITE_ROW) {
+        return fail("STORAGE_FAILED", "index database: no staff table");
+      }
+      table_sql = column_text(statement->handle, 0);
+    }
+    if (table_sql.find("'inspector'") != std::string::npos) return {};
+    const char* rebuild =
+        "BEGIN IMMEDIATE;"
+        "CREATE TABLE staff_with_inspector ("
+        "  staff_id TEXT PRIMARY KEY NOT NULL,"
+        "  display_name TEXT NOT NULL,"
+        "  role TEXT NOT NULL CHECK (role IN ('witness','operator','reviewer','inspector')),"
+        "  password_salt TEXT NOT NULL,"
+        "  password_hash TEXT NOT NULL,"
+        "  password_iterations INTEGER NOT NULL,"
+        "  created_at TEXT NOT NULL);"
+        "INSERT INTO staff_with_inspector SELECT staff_id, display_name, role, password_salt, password_hash,"
+        "  password_iterations, created_at FROM staff;"
+        "DROP TABLE staff;"
+        "ALTER TABLE staff_with_inspector RENAME TO staff;"
+        "COMMIT;";
+    if (auto rebuilt = exec(rebuild); !rebuilt) {
+      (void)exec("ROLLBACK;");
+      return rebuilt;
     }
     return {};
   }
@@ -151,7 +189,7 @@ Result<Store> Store::open(const std::filesystem::path& data_dir) {
       "CREATE TABLE IF NOT EXISTS staff ("
       "  staff_id TEXT PRIMARY KEY NOT NULL,"
       "  display_name TEXT NOT NULL,"
-      "  role TEXT NOT NULL CHECK (role IN ('witness','operator','reviewer')),"
+      "  role TEXT NOT NULL CHECK (role IN ('witness','operator','reviewer','inspector')),"
       "  password_salt TEXT NOT NULL,"
       "  password_hash TEXT NOT NULL,"
       "  password_iterations INTEGER NOT NULL,"
@@ -172,9 +210,20 @@ Result<Store> Store::open(const std::filesystem::path& data_dir) {
       "  photo_sha256 TEXT NOT NULL,"
       "  id_number_hmac TEXT NOT NULL,"
       "  error_code TEXT NOT NULL);"
-      "CREATE INDEX IF NOT EXISTS nciis_queries_by_person ON nciis_queries (id_number_hmac);";
+      "CREATE INDEX IF NOT EXISTS nciis_queries_by_person ON nciis_queries (id_number_hmac);"
+      "CREATE TABLE IF NOT EXISTS evidence_access ("
+      "  at TEXT NOT NULL,"
+      "  staff_id TEXT NOT NULL,"
+      "  role TEXT NOT NULL,"
+      "  action TEXT NOT NULL,"
+      "  criteria TEXT NOT NULL,"
+      "  result_code TEXT NOT NULL,"
+      "  count INTEGER NOT NULL);";
   if (auto created = impl->exec(schema); !created) {
     return fail("STORAGE_OPEN_FAILED", file.string() + ": " + created.error().message);
+  }
+  if (auto migrated = impl->allow_inspector_role(); !migrated) {
+    return fail("STORAGE_OPEN_FAILED", file.string() + ": " + migrated.error().message);
   }
   return Store(std::move(impl));
 }
@@ -190,7 +239,7 @@ Result<void> Store::add_staff(std::string_view staff_id, std::string_view displa
   for (const char c : display_name) {
     if (static_cast<unsigned char>(c) < 0x20) return fail("STAFF_INVALID", "the display name has a control character");
   }
-  if (!is_valid_role(role)) return fail("STAFF_INVALID", "role must be witness, operator or reviewer");
+  if (!is_valid_role(role)) return fail("STAFF_INVALID", "role must be witness, operator, reviewer or inspector");
   if (password.empty()) return fail("STAFF_INVALID", "the password must not be empty");
   auto hashed = hash_password(password);
   if (!hashed) return std::unexpected(hashed.error());
@@ -279,6 +328,81 @@ Result<void> Store::record_nciis_query(const NciisQueryRecord& record) {
     return fail("STORAGE_FAILED", std::string("cannot record the NCIIS query: ") + sqlite3_errmsg(impl_->db));
   }
   return {};
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Store::nciis_transactions_of(std::string_view id_number_hmac) {
+  std::lock_guard lock(impl_->mutex);
+  auto statement = impl_->prepare(
+      "SELECT DISTINCT device_id, transaction_id FROM nciis_queries WHERE id_number_hmac = ?1 "
+      "ORDER BY device_id, transaction_id");
+  if (!statement) return std::unexpected(statement.error());
+  sqlite3_stmt* s = statement->handle;
+  bind_text(s, 1, id_number_hmac);
+  std::vector<std::pair<std::string, std::string>> pairs;
+  int step = SQLITE_ROW;
+  while ((step = sqlite3_step(s)) == SQLITE_ROW) pairs.emplace_back(column_text(s, 0), column_text(s, 1));
+  if (step != SQLITE_DONE) return fail("STORAGE_FAILED", std::string("index database: ") + sqlite3_errmsg(impl_->db));
+  return pairs;
+}
+
+Result<void> Store::record_evidence_access(const EvidenceAccessRecord& record) {
+  std::lock_guard lock(impl_->mutex);
+  auto statement = impl_->prepare(
+      "INSERT INTO evidence_access (at, staff_id, role, action, criteria, result_code, count) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  if (!statement) return std::unexpected(statement.error());
+  sqlite3_stmt* s = statement->handle;
+  bind_text(s, 1, record.at);
+  bind_text(s, 2, record.staff_id);
+  bind_text(s, 3, record.role);
+  bind_text(s, 4, record.action);
+  bind_text(s, 5, record.criteria);
+  bind_text(s, 6, record.result_code);
+  sqlite3_bind_int64(s, 7, record.count);
+  if (sqlite3_step(s) != SQLITE_DONE) {
+    return fail("STORAGE_FAILED", std::string("cannot record the evidence access: ") + sqlite3_errmsg(impl_->db));
+  }
+  return {};
+}
+
+Result<std::optional<std::string>> Store::uploaded_device_certificate(std::string_view device_id,
+                                                                      std::string_view package_id) {
+  std::lock_guard lock(impl_->mutex);
+  {
+    // The upload store makes the table and its column; a gateway without uploads has none.
+    auto column = impl_->prepare("SELECT 1 FROM pragma_table_info('uploads') WHERE name = 'device_certificate'");
+    if (!column) return std::unexpected(column.error());
+    const int step = sqlite3_step(column->handle);
+    if (step == SQLITE_DONE) return std::optional<std::string>();
+    if (step != SQLITE_ROW) return fail("STORAGE_FAILED", std::string("index database: ") + sqlite3_errmsg(impl_->db));
+  }
+  auto statement = impl_->prepare(
+      "SELECT device_certificate FROM uploads WHERE device_id = ?1 AND state = 'complete' "
+      "AND device_certificate != '' AND (?2 = '' OR package_id = ?2) ORDER BY completed_at DESC, rowid DESC LIMIT 1");
+  if (!statement) return std::unexpected(statement.error());
+  sqlite3_stmt* s = statement->handle;
+  bind_text(s, 1, device_id);
+  bind_text(s, 2, package_id);
+  const int step = sqlite3_step(s);
+  if (step == SQLITE_DONE) return std::optional<std::string>();
+  if (step != SQLITE_ROW) return fail("STORAGE_FAILED", std::string("index database: ") + sqlite3_errmsg(impl_->db));
+  return std::optional<std::string>(column_text(s, 0));
+}
+
+Result<std::vector<EvidenceAccessRecord>> Store::evidence_access_records() {
+  std::lock_guard lock(impl_->mutex);
+  auto statement = impl_->prepare(
+      "SELECT at, staff_id, role, action, criteria, result_code, count FROM evidence_access ORDER BY rowid");
+  if (!statement) return std::unexpected(statement.error());
+  sqlite3_stmt* s = statement->handle;
+  std::vector<EvidenceAccessRecord> records;
+  int step = SQLITE_ROW;
+  while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    records.push_back(EvidenceAccessRecord{column_text(s, 0), column_text(s, 1), column_text(s, 2), column_text(s, 3),
+                                           column_text(s, 4), column_text(s, 5), sqlite3_column_int64(s, 6)});
+  }
+  if (step != SQLITE_DONE) return fail("STORAGE_FAILED", std::string("index database: ") + sqlite3_errmsg(impl_->db));
+  return records;
 }
 
 }  // namespace kiosk::gateway

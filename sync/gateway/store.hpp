@@ -1,5 +1,5 @@
-// The gateway's embedded index (DATA/index.sqlite): staff accounts, enrolled devices and the record
-// of NCIIS queries.
+// The gateway's embedded index (DATA/index.sqlite): staff accounts, enrolled devices, the record
+// of NCIIS queries and the record of every evidence access (REQ-44).
 // SQLite in WAL mode with synchronous=FULL so that an acknowledged write survives a power cut.
 // Thread-safe: one connection guarded by a mutex (the gateway's write rate is tiny).
 #pragma once
@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "kiosk/core/error.hpp"
 #include "sync/gateway/pki.hpp"
@@ -30,7 +32,7 @@ Result<PasswordHash> hash_password(std::string_view password, int iterations = k
 bool verify_password(std::string_view password, const PasswordHash& stored);
 
 bool is_valid_staff_id(std::string_view staff_id);
-bool is_valid_role(std::string_view role);  // witness, operator, reviewer
+bool is_valid_role(std::string_view role);  // witness, operator, reviewer, inspector
 
 struct StaffRecord {
   std::string staff_id;
@@ -52,6 +54,18 @@ struct NciisQueryRecord {
   std::string error_code;  // ERROR only
 };
 
+// One row of evidence_access: who asked head office for evidence, what for, and the answer.
+// `criteria` is JSON with any investor ID number replaced by its keyed hash: no personal data.
+struct EvidenceAccessRecord {
+  std::string at;           // UTC "YYYY-MM-DDTHH:MM:SS.mmmZ"
+  std::string staff_id;     // empty when the caller was not signed in
+  std::string role;         // empty when the caller was not signed in
+  std::string action;       // search, archive, certificate
+  std::string criteria;     // JSON object
+  std::string result_code;  // OK or the error code answered
+  std::int64_t count = 0;   // packages listed, or 1 for a delivered archive / certificate
+};
+
 class Store {
  public:
   // Opens (creating if needed) DATA/index.sqlite and its tables. STORAGE_OPEN_FAILED otherwise.
@@ -68,6 +82,17 @@ class Store {
   Result<std::int64_t> count_devices();
   // Durable (synchronous=FULL) before it returns. STORAGE_FAILED otherwise.
   Result<void> record_nciis_query(const NciisQueryRecord& record);
+  // (device_id, transaction_id) of every NCIIS query made for this keyed hash of an ID number.
+  Result<std::vector<std::pair<std::string, std::string>>> nciis_transactions_of(std::string_view id_number_hmac);
+  // Durable before it returns. STORAGE_FAILED otherwise.
+  Result<void> record_evidence_access(const EvidenceAccessRecord& record);
+  // The PEM client certificate recorded with a complete upload (table `uploads`, written by the
+  // upload store) of this device: of the package `package_id`, or with an empty package_id of the
+  // device's newest upload. nullopt when none is recorded.
+  Result<std::optional<std::string>> uploaded_device_certificate(std::string_view device_id,
+                                                                 std::string_view package_id);
+  // Every evidence_access row, oldest first (for audits and tests).
+  Result<std::vector<EvidenceAccessRecord>> evidence_access_records();
 
  private:
   struct Impl;

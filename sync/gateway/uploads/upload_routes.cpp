@@ -253,8 +253,10 @@ ApiResponse UploadRoutes::create(const ApiRequest& request) {
   auto metadata = parse_upload_metadata(*metadata_header);
   if (!metadata) return from_error(request, metadata.error());
 
+  // The certificate the TLS layer verified is kept with the upload: the intake checks the manifest
+  // signature against it.
   auto created = store_.create(request.device_id, metadata->package_id, metadata->transaction_id,
-                               metadata->archive_sha256, *length);
+                               metadata->archive_sha256, *length, request.client_certificate_pem);
   if (!created) return from_error(request, created.error());
   ApiResponse response = tus_response(created->already_existed ? 200 : 201, false);
   const std::string location = std::string(kUploadsPath) + "/" + created->record.id;

@@ -113,12 +113,12 @@ bool is_valid_package_id(std::string_view id) {
 }
 
 Result<void> LoggingUploadSink::accept(const CompletedUpload& upload) {
-  log::info("upload_complete", {{"upload_id", upload.id},
-                                {"device_id", upload.device_id},
-                                {"package_id", upload.package_id},
-                                {"transaction_id", upload.transaction_id},
-                                {"archive_sha256", upload.archive_sha256},
-                                {"bytes", std::to_string(upload.length)}});
+  log::info("upload_handed_over", {{"upload_id", upload.id},
+                                   {"device_id", upload.device_id},
+                                   {"package_id", upload.package_id},
+                                   {"transaction_id", upload.transaction_id},
+                                   {"archive_sha256", upload.archive_sha256},
+                                   {"bytes", std::to_string(upload.length)}});
   return {};
 }
 
@@ -170,7 +170,7 @@ struct UploadStore::Impl {
   }
 
   static constexpr const char* kColumns =
-      "id, device_id, package_id, transaction_id, archive_sha256, length, upload_offset, state";
+      "id, device_id, package_id, transaction_id, archive_sha256, length, upload_offset, state, device_certificate";
 
   static UploadRecord record_from(sqlite3_stmt* stmt) {
     UploadRecord record;
@@ -182,6 +182,7 @@ struct UploadStore::Impl {
     record.length = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 5));
     record.offset = static_cast<std::uint64_t>(sqlite3_column_int64(stmt, 6));
     record.state = state_from(column_text(stmt, 7));
+    record.device_certificate_pem = column_text(stmt, 8);
     return record;
   }
 
@@ -208,9 +209,14 @@ struct UploadStore::Impl {
   fs::path complete(std::string_view id) const { return complete_dir / std::string(id); }
 
   Result<void> hand_over(const UploadRecord& record) {
-    CompletedUpload upload{
-        record.id,     record.device_id,   record.package_id, record.transaction_id, record.archive_sha256,
-        record.length, complete(record.id)};
+    CompletedUpload upload{record.id,
+                           record.device_id,
+                           record.package_id,
+                           record.transaction_id,
+                           record.archive_sha256,
+                           record.length,
+                           complete(record.id),
+                           record.device_certificate_pem};
     if (auto accepted = sink->accept(upload); !accepted) {
       log::error("upload_handover_failed", {{"upload_id", record.id}, {"code", accepted.error().code}});
       return fail("UPLOAD_HANDOVER_FAILED",
@@ -256,6 +262,13 @@ struct UploadStore::Impl {
       }
     }
     record.state = UploadState::complete;
+    // Logged here, whatever the sink: the upload is durable and verified from this point.
+    log::info("upload_complete", {{"upload_id", record.id},
+                                  {"device_id", record.device_id},
+                                  {"package_id", record.package_id},
+                                  {"transaction_id", record.transaction_id},
+                                  {"archive_sha256", record.archive_sha256},
+                                  {"bytes", std::to_string(record.length)}});
     if (auto handed = hand_over(record); !handed) return std::unexpected(handed.error());
     return record;
   }
@@ -269,7 +282,7 @@ struct UploadStore::Impl {
           UploadRecord record = record_from(stmt);
           known_ids.insert(record.id);
           if (record.state == UploadState::open) open_rows.push_back(record);
-          if (record.state == UploadState::complete && sqlite3_column_int64(stmt, 8) == 0) {
+          if (record.state == UploadState::complete && sqlite3_column_int64(stmt, 9) == 0) {
             not_handed_over.push_back(record);
           }
         });
@@ -382,6 +395,7 @@ Result<std::unique_ptr<UploadStore>> UploadStore::open(const fs::path& data_dir,
       "  handed_over INTEGER NOT NULL DEFAULT 0,"
       "  created_at INTEGER NOT NULL,"
       "  completed_at INTEGER NOT NULL DEFAULT 0,"
+      "  device_certificate TEXT NOT NULL DEFAULT '',"
       "  UNIQUE (device_id, package_id));";
   char* message = nullptr;
   if (sqlite3_exec(impl->db, schema, nullptr, nullptr, &message) != SQLITE_OK) {
@@ -389,13 +403,28 @@ Result<std::unique_ptr<UploadStore>> UploadStore::open(const fs::path& data_dir,
     sqlite3_free(message);
     return std::unexpected(storage_error("cannot prepare the uploads table in " + index.string() + ": " + text));
   }
+  // Tables made before the device certificate was recorded get the column (empty for old rows).
+  bool has_certificate_column = false;
+  if (auto listed = impl->run("SELECT name FROM pragma_table_info('uploads')", {},
+                              [&](sqlite3_stmt* stmt) {
+                                if (Impl::column_text(stmt, 0) == "device_certificate") has_certificate_column = true;
+                              });
+      !listed) {
+    return std::unexpected(listed.error());
+  }
+  if (!has_certificate_column) {
+    if (auto added = impl->exec("ALTER TABLE uploads ADD COLUMN device_certificate TEXT NOT NULL DEFAULT ''", {});
+        !added) {
+      return std::unexpected(added.error());
+    }
+  }
   if (auto recovered = impl->recover(); !recovered) return std::unexpected(recovered.error());
   return std::unique_ptr<UploadStore>(new UploadStore(std::move(impl)));
 }
 
 Result<UploadStore::Created> UploadStore::create(std::string_view device_id, std::string_view package_id,
                                                  std::string_view transaction_id, std::string_view archive_sha256,
-                                                 std::uint64_t length) {
+                                                 std::uint64_t length, std::string_view device_certificate_pem) {
   Impl& s = *impl_;
   if (length == 0 || length > s.limits.max_bytes) {
     return fail("UPLOAD_TOO_LARGE", "Upload-Length must be 1.." + std::to_string(s.limits.max_bytes) + " bytes");
@@ -441,9 +470,9 @@ Result<UploadStore::Created> UploadStore::create(std::string_view device_id, std
   if (auto synced = fsync_dir(s.partial_dir); !synced) return std::unexpected(synced.error());
   if (auto inserted = s.exec(
           "INSERT INTO uploads (id, device_id, package_id, transaction_id, archive_sha256, length, upload_offset, "
-          "state, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 'open', ?7)",
+          "state, created_at, device_certificate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 'open', ?7, ?8)",
           {*id, device_id, package_id, transaction_id, archive_sha256, static_cast<std::int64_t>(length),
-           static_cast<std::int64_t>(std::time(nullptr))});
+           static_cast<std::int64_t>(std::time(nullptr)), device_certificate_pem});
       !inserted) {
     std::error_code ignored;
     fs::remove(s.partial(*id), ignored);
@@ -456,7 +485,8 @@ Result<UploadStore::Created> UploadStore::create(std::string_view device_id, std
                       std::string(archive_sha256),
                       length,
                       0,
-                      UploadState::open};
+                      UploadState::open,
+                      std::string(device_certificate_pem)};
   log::info("upload_created", {{"upload_id", record.id},
                                {"device_id", record.device_id},
                                {"package_id", record.package_id},

@@ -34,6 +34,9 @@ struct UploadRecord {
   std::uint64_t length = 0;
   std::uint64_t offset = 0;
   UploadState state = UploadState::open;
+  // PEM of the client certificate the TLS layer verified when the upload was created: the key the
+  // evidence intake checks the manifest signature with. Empty for rows made before it was recorded.
+  std::string device_certificate_pem;
 };
 
 // A verified, complete upload, already at its final place (DATA/uploads/complete/<id>).
@@ -45,6 +48,7 @@ struct CompletedUpload {
   std::string archive_sha256;
   std::uint64_t length = 0;
   std::filesystem::path file;
+  std::string device_certificate_pem;  // as UploadRecord::device_certificate_pem
 };
 
 // Receives each complete upload once it is durable (the evidence store and the signed receipt
@@ -56,7 +60,8 @@ class CompletedUploadSink {
   virtual Result<void> accept(const CompletedUpload& upload) = 0;
 };
 
-// The default sink until the evidence store exists: logs "upload_complete" and keeps the file.
+// A sink that only logs "upload_handed_over" and keeps the file (tests; the gateway uses the
+// evidence intake, sync/gateway/evidence/evidence_intake.hpp).
 class LoggingUploadSink final : public CompletedUploadSink {
  public:
   Result<void> accept(const CompletedUpload& upload) override;
@@ -85,8 +90,10 @@ class UploadStore {
   // UPLOAD_TOO_LARGE (length 0 or over max_bytes), UPLOAD_CONFLICT (the package already has an
   // upload with another hash), UPLOAD_LIMIT (max_open_per_device open uploads), UPLOAD_STORAGE_FAILED.
   // A failed earlier upload of the same package is replaced by a new one.
+  // `device_certificate_pem` is the uploading device's verified client certificate, kept with the row.
   Result<Created> create(std::string_view device_id, std::string_view package_id, std::string_view transaction_id,
-                         std::string_view archive_sha256, std::uint64_t length);
+                         std::string_view archive_sha256, std::uint64_t length,
+                         std::string_view device_certificate_pem = {});
 
   // UPLOAD_NOT_FOUND for an unknown id and for another device's id.
   Result<UploadRecord> find(std::string_view device_id, std::string_view id);

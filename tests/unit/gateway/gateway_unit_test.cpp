@@ -221,6 +221,33 @@ file = "gw.log"
   EXPECT_EQ(config->log_file, fs::path("/base/gw.log"));
 }
 
+TEST(GatewayConfig, ObjectLockStoreKeysAreReadOnlyForThatStore) {
+  const std::string object_lock_keys = R"(
+[evidence.s3]
+endpoint = "http://127.0.0.1:7480"
+bucket = "csdc-evidence"
+access_key = "GW"
+secret_key_file = "s3-secret"
+[evidence.postgres]
+conninfo = "host=127.0.0.1 dbname=evidence"
+)";
+  auto object_lock =
+      parse_gateway_config("[evidence]\nstore = \"s3-object-lock\"\n" + object_lock_keys, "gateway.toml", "/base");
+  ASSERT_TRUE(object_lock) << object_lock.error().to_string();
+  EXPECT_EQ(object_lock->evidence_store, "s3-object-lock");
+  EXPECT_EQ(object_lock->evidence_object_lock.bucket, "csdc-evidence");
+  EXPECT_EQ(object_lock->evidence_object_lock.secret_key_file, fs::path("/base/s3-secret"));
+  EXPECT_EQ(object_lock->evidence_object_lock.postgres_conninfo, "host=127.0.0.1 dbname=evidence");
+
+  // With the embedded store the section is a mistake worth reporting, not something to ignore.
+  auto embedded = parse_gateway_config(object_lock_keys, "gateway.toml", "/base");
+  ASSERT_FALSE(embedded);
+  EXPECT_EQ(embedded.error().code, "CONFIG_UNKNOWN_KEY");
+
+  auto missing_bucket = parse_gateway_config("[evidence]\nstore = \"s3-object-lock\"\n", "gateway.toml", "/base");
+  ASSERT_FALSE(missing_bucket);
+}
+
 TEST(GatewayConfig, ErrorsNameFileLineAndKey) {
   auto unknown = parse_gateway_config("[device_listener]\nprot = 1\n", "gateway.toml", "/base");
   ASSERT_FALSE(unknown);

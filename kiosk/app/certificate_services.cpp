@@ -91,10 +91,7 @@ void post_report(EventQueue<Event>& queue, TokenReport report) {
       report);
 }
 
-sync::TlsIdentity device_tls(const KioskConfig& config) {
-  return sync::TlsIdentity{
-      .ca_file = config.gateway_ca_file, .cert_file = config.device_cert_file, .key_file = config.device_key_file};
-}
+sync::TlsIdentity device_tls(const KioskConfig& config) { return device_tls_identity(config); }
 
 std::chrono::milliseconds timeout_of(const KioskConfig& config) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(config.gateway_timeout);
@@ -144,7 +141,9 @@ Result<std::unique_ptr<CertificateServices>> CertificateServices::open(const Kio
   if (!config.evidence_recipient.empty()) {
     EvidenceSealerConfig sealing{.state_dir = config.state_dir,
                                  .evidence_dir = options.evidence_dir,
-                                 .device_key_file = config.device_key_file,
+                                 .device_key = {.key = config.device_key_file.string(),
+                                                .pkcs11_module = config.device_key_pkcs11_module,
+                                                .pin_file = config.device_key_pin_file},
                                  .recipient_files = {config.evidence_recipient}};
     if (!config.evidence_escrow_recipient.empty()) sealing.recipient_files.push_back(config.evidence_escrow_recipient);
     auto sealer = EvidenceSealer::start(std::move(sealing), clock);

@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <unordered_set>
 
 #include "kiosk/core/journal/atomic_file.hpp"
 #include "kiosk/core/log.hpp"
@@ -14,26 +16,17 @@
 namespace kiosk::app {
 namespace {
 
-Result<openssl::Key> read_pem_key(const std::filesystem::path& file, bool private_key) {
+Result<openssl::Key> read_public_key(const std::filesystem::path& file) {
   std::FILE* in = std::fopen(file.c_str(), "rb");
   if (in == nullptr) {
     return fail("EVIDENCE_KEY_UNREADABLE", "cannot open " + file.string());
   }
-  EVP_PKEY* key =
-      private_key ? PEM_read_PrivateKey(in, nullptr, nullptr, nullptr) : PEM_read_PUBKEY(in, nullptr, nullptr, nullptr);
+  EVP_PKEY* key = PEM_read_PUBKEY(in, nullptr, nullptr, nullptr);
   std::fclose(in);
   if (key == nullptr) {
-    return fail("EVIDENCE_KEY_UNREADABLE", file.string() + " holds no PEM " +
-                                               (private_key ? std::string("private key") : std::string("public key")));
+    return fail("EVIDENCE_KEY_UNREADABLE", file.string() + " holds no PEM public key");
   }
   return openssl::Key(key);
-}
-
-// "tx-00000042": the outbox's transaction id, the journal's number as the package names it.
-std::string outbox_transaction_id(journal::TxId id) {
-  char text[32];
-  std::snprintf(text, sizeof text, "tx-%08lld", static_cast<long long>(id));
-  return text;
 }
 
 Result<std::uint64_t> directory_bytes(const std::filesystem::path& dir) {
@@ -54,11 +47,11 @@ Result<std::unique_ptr<EvidenceSealer>> EvidenceSealer::start(EvidenceSealerConf
     return fail("EVIDENCE_NO_RECIPIENT",
                 "no head-office recipient key is configured ([evidence] recipients): evidence could not be sealed");
   }
-  auto device_key = read_pem_key(config.device_key_file, true);
+  auto device_key = sync::load_device_key(config.device_key);
   if (!device_key) return std::unexpected(device_key.error());
   std::vector<openssl::Key> recipients;
   for (const auto& file : config.recipient_files) {
-    auto key = read_pem_key(file, false);
+    auto key = read_public_key(file);
     if (!key) return std::unexpected(key.error());
     recipients.push_back(std::move(*key));
   }
@@ -94,22 +87,21 @@ void EvidenceSealer::submit(journal::TransactionRecord record, audit::Checkpoint
 }
 
 Result<std::size_t> EvidenceSealer::submit_unsealed(const journal::Journal& journal) {
-  // Transaction ids are dense from 1; the first unknown id ends the scan.
-  std::size_t submitted = 0;
+  // Two queries, not two per transaction: a kiosk's journal grows for years.
   auto head = journal.audit_log() != nullptr ? journal.audit_log()->head() : Result<audit::Checkpoint>{};
   if (!head) return std::unexpected(head.error());
-  for (journal::TxId id = 1;; ++id) {
+  auto closed = journal.closed_transactions();
+  if (!closed) return std::unexpected(closed.error());
+  std::unique_lock lock(mutex_);
+  auto queued_ids = outbox_.queued_transaction_ids();
+  lock.unlock();
+  if (!queued_ids) return std::unexpected(queued_ids.error());
+  const std::unordered_set<std::string> queued(queued_ids->begin(), queued_ids->end());
+  std::size_t submitted = 0;
+  for (const journal::TxId id : *closed) {
+    if (queued.contains(journal::evidence_transaction_id(id))) continue;
     auto record = journal.transaction(id);
-    if (!record) {
-      if (record.error().code == "JOURNAL_TX_UNKNOWN") break;
-      return std::unexpected(record.error());
-    }
-    if (record->state == TxState::open) continue;
-    std::unique_lock lock(mutex_);
-    auto queued = outbox_.find_by_transaction(outbox_transaction_id(id));
-    lock.unlock();
-    if (!queued) return std::unexpected(queued.error());
-    if (queued->has_value()) continue;
+    if (!record) return std::unexpected(record.error());
     submit(std::move(*record), *head);
     ++submitted;
   }
@@ -140,7 +132,7 @@ void EvidenceSealer::run(std::stop_token stop) {
 }
 
 void EvidenceSealer::seal(const Job& job) {
-  const std::string transaction_id = outbox_transaction_id(job.record.id);
+  const std::string transaction_id = journal::evidence_transaction_id(job.record.id);
   std::vector<EVP_PKEY*> recipients;
   for (const auto& key : recipients_) recipients.push_back(key.get());
   std::unique_lock lock(mutex_);  // the outbox connection is shared with submit_unsealed()

@@ -18,6 +18,7 @@
 #include "kiosk/core/error.hpp"
 #include "kiosk/core/journal/journal.hpp"
 #include "kiosk/core/openssl_handles.hpp"
+#include "sync/client/device_key.hpp"
 #include "sync/outbox/outbox.hpp"
 
 namespace kiosk::app {
@@ -25,7 +26,7 @@ namespace kiosk::app {
 struct EvidenceSealerConfig {
   std::filesystem::path state_dir;                     // the outbox lives in <state_dir>/outbox
   std::filesystem::path evidence_dir;                  // the journal's evidence directory
-  std::filesystem::path device_key_file;               // PEM: signs each manifest
+  sync::DeviceKeySpec device_key;                      // signs each manifest: a PEM file or a token key
   std::vector<std::filesystem::path> recipient_files;  // PEM public keys of head office's recipients
 };
 

@@ -85,11 +85,12 @@ IdentityWorker::~IdentityWorker() {
   wake_.notify_all();
 }
 
-void IdentityWorker::arm(std::uint64_t attempt) {
+void IdentityWorker::arm(std::uint64_t attempt, std::string transaction_id) {
   {
     std::lock_guard lock(mutex_);
     if (armed_attempt_ == attempt) return;
     armed_attempt_ = attempt;
+    armed_transaction_id_ = std::move(transaction_id);
   }
   wake_.notify_all();
 }
@@ -188,7 +189,12 @@ void IdentityWorker::read_for(std::uint64_t attempt) {
                                   policy::VerificationMethod::chip_read) != procedure->second.methods.end();
   const bool needs_images = accepted && !procedure->second.images.empty();
   if (check && accepted && config_.nciis_check && type == DocumentType::prc_id && nciis_) {
-    auto answer = nciis_(document.name, document.id_number);
+    std::string transaction_id;
+    {
+      std::lock_guard lock(mutex_);
+      transaction_id = armed_transaction_id_;
+    }
+    auto answer = nciis_(transaction_id, document.name, document.id_number);
     if (answer) {
       nciis = *answer;
     } else {

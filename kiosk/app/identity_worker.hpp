@@ -35,8 +35,10 @@ struct NciisOutcome {
   std::string checked_at;
   std::string photo_sha256;  // of the photo NCIIS returned; empty when none
 };
-// Asks NCIIS about (name, citizen number). An Error is a transport failure: treated like ERROR.
-using NciisCheck = std::function<Result<NciisOutcome>(const std::string& name, const std::string& id_number)>;
+// Asks NCIIS about (name, citizen number) for a transaction ("tx-00000042", so head office can link
+// the check to the transaction's evidence). An Error is a transport failure: treated like ERROR.
+using NciisCheck = std::function<Result<NciisOutcome>(const std::string& transaction_id, const std::string& name,
+                                                      const std::string& id_number)>;
 
 struct IdentityWorkerConfig {
   hal::idcard::ReaderConfig reader;
@@ -74,8 +76,8 @@ class IdentityWorker {
   IdentityWorker& operator=(const IdentityWorker&) = delete;
   ~IdentityWorker();  // stops and joins promptly
 
-  // Look for a card for this attempt (idempotent for the same attempt).
-  void arm(std::uint64_t attempt);
+  // Look for a card for this attempt (idempotent for the same attempt), read for `transaction_id`.
+  void arm(std::uint64_t attempt, std::string transaction_id = {});
   // Stop looking (the session left the screen); a read in progress finishes but is ignored.
   void disarm();
   // The verified read of `attempt`, if that attempt passed (kept until forget() or the next pass).
@@ -97,6 +99,7 @@ class IdentityWorker {
   std::optional<VerifiedRead> verified_;
   std::condition_variable_any wake_;
   std::optional<std::uint64_t> armed_attempt_;
+  std::string armed_transaction_id_;
   std::optional<bool> reported_online_;
   std::string reported_code_;
   std::jthread thread_;  // last: starts after every member above exists

@@ -89,6 +89,7 @@ Result<OpenedTransaction> JournalTransactions::open(Operation operation, Medium 
   if (!opened) return std::unexpected(opened.error());
   open_.emplace(std::move(*opened));
   return OpenedTransaction{.id = spec.id,
+                           .evidence_id = journal::evidence_transaction_id(open_->journal_id()),
                            .steps = decision.mandatory_steps,
                            .reason_codes = pack_.operations[policy::index_of(operation)].reason_codes};
 }

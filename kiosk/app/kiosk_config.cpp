@@ -40,7 +40,16 @@ Result<KioskConfig> read(ConfigReader reader, std::filesystem::path source) {
   KIOSK_READ(c.gateway_url, reader.get_string("gateway.url", c.gateway_url));
   KIOSK_READ(c.gateway_ca_file, reader.get_path("gateway.ca_file", c.gateway_ca_file));
   KIOSK_READ(c.device_cert_file, reader.get_path("gateway.cert_file", c.device_cert_file));
-  KIOSK_READ(c.device_key_file, reader.get_path("gateway.key_file", c.device_key_file));
+  // A token URI is not a path: it must not be resolved against the config file's folder.
+  std::string key_text;
+  KIOSK_READ(key_text, reader.get_string("gateway.key_file", ""));
+  if (key_text.starts_with("pkcs11:")) {
+    c.device_key_file = key_text;
+  } else {
+    KIOSK_READ(c.device_key_file, reader.get_path("gateway.key_file", c.device_key_file));
+  }
+  KIOSK_READ(c.device_key_pkcs11_module, reader.get_path("gateway.pkcs11_module", c.device_key_pkcs11_module));
+  KIOSK_READ(c.device_key_pin_file, reader.get_path("gateway.pin_file", c.device_key_pin_file));
   std::int64_t seconds = 0;
   KIOSK_READ(seconds, reader.get_int("gateway.check_interval_seconds", c.gateway_check_interval.count(), 1, 3600));
   c.gateway_check_interval = std::chrono::seconds{seconds};
@@ -86,6 +95,19 @@ Result<KioskConfig> read(ConfigReader reader, std::filesystem::path source) {
 
   KIOSK_READ(c.evidence_recipient, reader.get_path("evidence.recipient", c.evidence_recipient));
   KIOSK_READ(c.evidence_escrow_recipient, reader.get_path("evidence.escrow_recipient", c.evidence_escrow_recipient));
+  KIOSK_READ(c.evidence_upload, reader.get_bool("evidence.upload", c.evidence_upload));
+  std::int64_t amount = 0;
+  // The gateway accepts PATCH bodies up to its max_patch_bytes (8 MiB by default, sync/gateway/uploads/PROTOCOL.md).
+  KIOSK_READ(amount,
+             reader.get_int("evidence.upload_chunk_bytes", static_cast<std::int64_t>(c.evidence_upload_chunk_bytes),
+                            64 * 1024, 8 * 1024 * 1024));
+  c.evidence_upload_chunk_bytes = static_cast<std::uint64_t>(amount);
+  KIOSK_READ(amount, reader.get_int("evidence.max_upload_bytes_per_second",
+                                    static_cast<std::int64_t>(c.evidence_max_upload_bytes_per_second), 0,
+                                    std::int64_t{10} * 1024 * 1024 * 1024));
+  c.evidence_max_upload_bytes_per_second = static_cast<std::uint64_t>(amount);
+  KIOSK_READ(amount, reader.get_int("evidence.local_retention_days", c.evidence_local_retention.count(), 0, 3650));
+  c.evidence_local_retention = std::chrono::days{amount};
 
   KIOSK_READ(c.nciis_check, reader.get_bool("identity.nciis_check", c.nciis_check));
 
@@ -108,6 +130,14 @@ Result<KioskConfig> read(ConfigReader reader, std::filesystem::path source) {
 #undef KIOSK_READ
 
 }  // namespace
+
+sync::TlsIdentity device_tls_identity(const KioskConfig& config) {
+  return sync::TlsIdentity{.ca_file = config.gateway_ca_file,
+                           .cert_file = config.device_cert_file,
+                           .key_file = config.device_key_file,
+                           .pkcs11_module = config.device_key_pkcs11_module,
+                           .pin_file = config.device_key_pin_file};
+}
 
 Result<KioskConfig> load_kiosk_config(const std::filesystem::path& file) {
   auto reader = ConfigReader::from_file(file);

@@ -4,12 +4,14 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
 #include "kiosk/core/domain.hpp"
 #include "kiosk/core/error.hpp"
 #include "kiosk/core/kiosk_session.hpp"
+#include "sync/client/https_client.hpp"
 
 namespace kiosk {
 
@@ -31,7 +33,10 @@ struct KioskConfig {
   std::string gateway_url = "https://127.0.0.1:8443";
   std::filesystem::path gateway_ca_file = "/var/lib/kiosk/device/ca.crt";
   std::filesystem::path device_cert_file = "/var/lib/kiosk/device/device.crt";
+  // A PEM file, or an RFC 7512 "pkcs11:" URI of a key on a token (TPM or USB), which then needs:
   std::filesystem::path device_key_file = "/var/lib/kiosk/device/device.key";
+  std::filesystem::path device_key_pkcs11_module;  // the token's PKCS#11 module (.so)
+  std::filesystem::path device_key_pin_file;       // the file holding the token PIN (root-only)
   std::chrono::seconds gateway_check_interval{10};
   std::chrono::seconds gateway_timeout{5};
 
@@ -65,6 +70,11 @@ struct KioskConfig {
   // Empty recipient: transactions are journaled but not sealed for upload (development only).
   std::filesystem::path evidence_recipient;
   std::filesystem::path evidence_escrow_recipient;  // optional second recipient: an offline escrow key
+  // Upload of sealed packages to head office (kiosk/app/evidence_upload_worker).
+  bool evidence_upload = true;
+  std::uint64_t evidence_upload_chunk_bytes = 4ULL * 1024 * 1024;  // one tus PATCH body
+  std::uint64_t evidence_max_upload_bytes_per_second = 0;          // 0: no cap
+  std::chrono::days evidence_local_retention{7};                   // kept after the verified receipt; 0: purge at once
 
   // [identity]
   bool nciis_check = true;  // ask NCIIS through head office after reading a resident ID card
@@ -75,6 +85,10 @@ struct KioskConfig {
 
 // Reads and validates a kiosk.toml. Errors name the file, line and key.
 Result<KioskConfig> load_kiosk_config(const std::filesystem::path& file);
+
+// The device's mutual-TLS identity towards head office ([gateway] ca_file, cert_file, key_file and,
+// for a token key, pkcs11_module and pin_file): one place, so every client uses the same key.
+sync::TlsIdentity device_tls_identity(const KioskConfig& config);
 // Same, from text (tests); relative paths resolve against base_dir.
 Result<KioskConfig> parse_kiosk_config(std::string_view text, std::string source_name, std::filesystem::path base_dir);
 

@@ -17,6 +17,7 @@
 #include <random>
 
 #include "kiosk/app/certificate_services.hpp"
+#include "kiosk/app/evidence_upload_worker.hpp"
 #include "kiosk/app/identity_worker.hpp"
 #include "kiosk/core/event_queue.hpp"
 #include "kiosk/core/log.hpp"
@@ -63,28 +64,69 @@ class Ticker {
   std::jthread thread_;
 };
 
+// The evidence upload thread, beside the sealer: only where packages are sealed (a journal and a
+// head-office recipient) and [evidence] upload is on. A worker that cannot start is logged and the
+// kiosk runs on: packages stay safely queued in the outbox until the next start.
+std::unique_ptr<EvidenceUploadWorker> start_evidence_upload(const KioskConfig& config, const Clock& clock,
+                                                            EventQueue<Event>& queue) {
+  if (!config.evidence_upload || config.evidence_recipient.empty() || config.staff_registry.empty()) {
+    log::info("evidence_upload_off", {{"reason", !config.evidence_upload ? "evidence.upload is false"
+                                                                         : "no evidence is sealed on this kiosk"}});
+    return nullptr;
+  }
+  const sync::TlsIdentity tls = device_tls_identity(config);
+  auto link =
+      tus_evidence_link(EvidenceLinkConfig{.gateway_url = config.gateway_url,
+                                           .tls = tls,
+                                           .chunk_bytes = config.evidence_upload_chunk_bytes,
+                                           .max_bytes_per_second = config.evidence_max_upload_bytes_per_second});
+  auto verifier = receipt_verifier_for_ca_file(config.gateway_ca_file);
+  if (!link || !verifier) {
+    const Error& problem = !link ? link.error() : verifier.error();
+    log::error("evidence_upload_unavailable", {{"code", problem.code}, {"message", problem.message}});
+    return nullptr;
+  }
+  EvidenceUploadWorkerConfig worker_config;
+  worker_config.device_id = config.device_id;
+  worker_config.state_dir = config.state_dir;
+  worker_config.audit_database = config.state_dir / "journal" / "journal.sqlite";  // the journal's audit log
+  worker_config.local_retention = config.evidence_local_retention;
+  worker_config.idle_poll = std::chrono::seconds{10};  // the sealer queues through its own connection
+  auto worker = EvidenceUploadWorker::start(std::move(worker_config), clock, std::move(*link), std::move(*verifier),
+                                            [&queue](const EvidenceUploadStatus& status) { queue.push(status); });
+  if (!worker) {
+    log::error("evidence_upload_unavailable", {{"code", worker.error().code}, {"message", worker.error().message}});
+    return nullptr;
+  }
+  return std::move(*worker);
+}
+
 // NCIIS through head office, on the identity thread. The client is created per kiosk run; a
 // client that cannot be created makes every check a transport failure (retry, never a bypass).
 NciisCheck make_nciis_check(const KioskConfig& config) {
-  auto client = sync::HttpsClient::create(
-      config.gateway_url,
-      sync::TlsIdentity{
-          .ca_file = config.gateway_ca_file, .cert_file = config.device_cert_file, .key_file = config.device_key_file},
-      std::chrono::duration_cast<std::chrono::milliseconds>(config.gateway_timeout));
+  auto client =
+      sync::HttpsClient::create(config.gateway_url, device_tls_identity(config),
+                                std::chrono::duration_cast<std::chrono::milliseconds>(config.gateway_timeout));
   if (!client) {
     const Error problem = client.error();
-    return
-        [problem](const std::string&, const std::string&) -> Result<NciisOutcome> { return std::unexpected(problem); };
+    return [problem](const std::string&, const std::string&, const std::string&) -> Result<NciisOutcome> {
+      return std::unexpected(problem);
+    };
   }
   auto shared = std::make_shared<sync::HttpsClient>(std::move(*client));
   const std::string device_id = config.device_id;
-  return [shared, device_id](const std::string& name, const std::string& id_number) -> Result<NciisOutcome> {
-    const auto now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-            .count();
+  return [shared, device_id](const std::string& transaction_id, const std::string& name,
+                             const std::string& id_number) -> Result<NciisOutcome> {
+    // A read outside any transaction (none today) still needs a unique reference.
+    std::string reference = transaction_id;
+    if (reference.empty()) {
+      const auto now_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count();
+      reference = device_id + "-" + std::to_string(now_ms);
+    }
     auto answer = sync::check_identity(
-        *shared, sync::NciisQuery{
-                     .transaction_id = device_id + "-" + std::to_string(now_ms), .name = name, .id_number = id_number});
+        *shared, sync::NciisQuery{.transaction_id = reference, .name = name, .id_number = id_number});
     if (!answer) return std::unexpected(answer.error());
     return NciisOutcome{.result = std::string(sync::to_string(answer->result)),
                         .request_id = answer->request_id,
@@ -304,10 +346,7 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
   std::unique_ptr<sync::GatewayMonitor> monitor;
   if (options.gateway_monitor) {
     auto client =
-        sync::HttpsClient::create(config.gateway_url,
-                                  sync::TlsIdentity{.ca_file = config.gateway_ca_file,
-                                                    .cert_file = config.device_cert_file,
-                                                    .key_file = config.device_key_file},
+        sync::HttpsClient::create(config.gateway_url, device_tls_identity(config),
                                   std::chrono::duration_cast<std::chrono::milliseconds>(config.gateway_timeout));
     if (client) {
       monitor = std::make_unique<sync::GatewayMonitor>(
@@ -346,6 +385,8 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
     }
     certificates = std::move(*opened);
   }
+  // After the certificate services: the journal (and its audit log) exists by now.
+  std::unique_ptr<EvidenceUploadWorker> uploads = certificates ? start_evidence_upload(config, clock, queue) : nullptr;
   KioskSession session(session_settings(config), clock, certificates ? &certificates->port() : nullptr);
   if (certificates) {
     CertificateServices* services = certificates.get();
@@ -355,6 +396,8 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
     view.submit_pin = [services](std::string& pin, std::string& new_pin) { services->submit_pin(pin, new_pin); };
   }
   Screen input_screen = Screen::attract;  // the screen the typed input belongs to
+  // The transaction whose end wakes the upload worker.
+  std::string followed_evidence_transaction;
   std::mt19937 keypad_shuffle{std::random_device{}()};
 
   std::optional<ui::ScriptRunner> script;
@@ -454,6 +497,12 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
       }
     }
     if (certificates) certificates->follow(state);
+    if (uploads && state.evidence_transaction_id != followed_evidence_transaction) {
+      // A transaction ended (or began): its package is being sealed; look at the outbox now, and
+      // the worker's short idle poll catches a package sealed a moment later.
+      if (!followed_evidence_transaction.empty()) uploads->wake();
+      followed_evidence_transaction = state.evidence_transaction_id;
+    }
     if (state.screen != input_screen) {
       // Typed input belongs to one screen: wipe it on every change, and give each PIN screen a
       // freshly shuffled keypad when configured.
@@ -465,7 +514,7 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
     }
     if (state.screen == Screen::attract) identity.forget();
     if (state.screen == Screen::place_card) {
-      identity.arm(state.identity_attempt);
+      identity.arm(state.identity_attempt, state.evidence_transaction_id);
     } else if (state.screen != Screen::reading_card) {
       identity.disarm();
     }
@@ -508,6 +557,7 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
   result.final_state = session.state();
   clear_input(input);
   monitor.reset();  // joins the monitor thread before the queue goes away
+  uploads.reset();  // cancels an upload in flight (it resumes at the next start) and joins
   return result;
 }
 

@@ -27,6 +27,9 @@ struct StepInput {
 
 struct OpenedTransaction {
   std::string id;
+  // The name head office knows the transaction by ("tx-00000042": the evidence package, the NCIIS
+  // checks); empty when the port keeps no journal.
+  std::string evidence_id;
   std::vector<StepId> steps;              // mandatory, in order
   std::vector<std::string> reason_codes;  // the operation's reason codes (freeze, reissue, revoke)
 };

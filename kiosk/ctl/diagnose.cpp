@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,6 +17,7 @@
 
 #include "hal/idcard/reader.hpp"
 #include "sync/client/https_client.hpp"
+#include "sync/outbox/outbox.hpp"
 
 namespace kiosk::ctl {
 namespace {
@@ -132,7 +134,139 @@ Check check_disk_space(const KioskConfig& config, const DiagnoseLimits& limits) 
   return pass("disk_space", detail);
 }
 
+std::string mebibytes(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f MiB", bytes / (1024.0 * 1024.0));
+  return text;
+}
+
+std::string age_text(std::chrono::seconds age) {
+  const auto s = age.count();
+  if (s < 120) return std::to_string(s) + " s";
+  if (s < 2 * 3600) return std::to_string(s / 60) + " min";
+  if (s < 2 * 86400) return std::to_string(s / 3600) + " h";
+  return std::to_string(s / 86400) + " days";
+}
+
+// The upload worker's report: what it is sending, and the packages head office rejected.
+struct UploadReport {
+  bool present = false;
+  std::string problem;  // the file exists but cannot be used
+  std::chrono::seconds age{0};
+  std::string current;  // "pkg-… 12.0 of 30.0 MiB (40%) at 1.2 MiB/s"
+  std::string last_error_code;
+  std::vector<std::string> rejected;  // "pkg-… (tx-…): REASON"
+};
+
+UploadReport read_upload_report(const fs::path& file, std::chrono::system_clock::time_point now) {
+  UploadReport report;
+  struct stat info {};
+  if (::stat(file.c_str(), &info) != 0) return report;
+  report.present = true;
+  const auto written = std::chrono::system_clock::from_time_t(info.st_mtim.tv_sec);
+  report.age = std::max(std::chrono::seconds{0}, std::chrono::duration_cast<std::chrono::seconds>(now - written));
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto json = nlohmann::json::parse(text.str(), nullptr, false);
+  if (!json.is_object() || !json.contains("format_version") || json["format_version"] != 1) {
+    report.problem = file.string() + " is not an upload status this kioskctl understands";
+    return report;
+  }
+  const auto text_of = [](const nlohmann::json& object, const char* key) {
+    return object.is_object() && object.contains(key) && object[key].is_string() ? object[key].get<std::string>()
+                                                                                 : std::string();
+  };
+  const auto number_of = [](const nlohmann::json& object, const char* key) {
+    return object.is_object() && object.contains(key) && object[key].is_number() ? object[key].get<double>() : 0.0;
+  };
+  report.last_error_code = text_of(json, "last_error_code");
+  if (json.contains("current") && json["current"].is_object()) {
+    const auto& current = json["current"];
+    const double offset = number_of(current, "offset");
+    const double length = number_of(current, "length");
+    char percent[16];
+    std::snprintf(percent, sizeof percent, "%.0f%%", length > 0 ? 100.0 * offset / length : 0.0);
+    report.current = text_of(current, "package") + " (" + text_of(current, "transaction_id") + ") " +
+                     mebibytes(offset) + " of " + mebibytes(length) + " (" + percent + ") at " +
+                     mebibytes(number_of(current, "bytes_per_second")) + "/s";
+  }
+  if (json.contains("rejected") && json["rejected"].is_array()) {
+    for (const auto& rejected : json["rejected"]) {
+      report.rejected.push_back(text_of(rejected, "package_id") + " (" + text_of(rejected, "transaction_id") +
+                                "): " + text_of(rejected, "reason"));
+    }
+  }
+  return report;
+}
+
 }  // namespace
+
+Check check_outbox(const KioskConfig& config, const DiagnoseLimits& limits, std::chrono::system_clock::time_point now) {
+  const fs::path outbox_dir = config.state_dir / "outbox";
+  std::error_code error;
+  if (!fs::exists(outbox_dir / "outbox.sqlite", error)) {
+    return pass("outbox", "no evidence outbox at " + outbox_dir.string() + " (nothing has been sealed on this kiosk)");
+  }
+  outbox::OutboxOptions options;
+  options.state_dir = config.state_dir;
+  auto box = outbox::Outbox::open(options);
+  auto stats = box ? box->stats(now) : Result<outbox::OutboxStats>(std::unexpected(box.error()));
+  if (!stats) {
+    return failed("outbox", stats.error().to_string(),
+                  "the evidence outbox cannot be read: do not delete it; check the permissions of " +
+                      outbox_dir.string() + ", then call head office support with this message");
+  }
+  using outbox::PackageState;
+  std::string detail = "sealed " + std::to_string(stats->count(PackageState::sealed)) + ", uploading " +
+                       std::to_string(stats->count(PackageState::uploading)) + ", uploaded " +
+                       std::to_string(stats->count(PackageState::uploaded)) + ", receipted " +
+                       std::to_string(stats->count(PackageState::receipted)) + ", purgeable " +
+                       std::to_string(stats->count(PackageState::purgeable)) + ", purged " +
+                       std::to_string(stats->count(PackageState::purged)) + "; " +
+                       mebibytes(static_cast<double>(stats->bytes_pending)) + " pending";
+  if (stats->oldest_unsent_age) detail += "; oldest unsent " + age_text(*stats->oldest_unsent_age);
+  detail += "; legal holds " + std::to_string(stats->legal_holds);
+  const bool unsent = stats->count(PackageState::sealed) + stats->count(PackageState::uploading) > 0;
+
+  const UploadReport upload = read_upload_report(outbox_dir / "upload-status.json", now);
+  if (!upload.present) {
+    detail += "; the upload worker has not reported (upload-status.json missing)";
+  } else if (!upload.problem.empty()) {
+    detail += "; " + upload.problem;
+  } else {
+    detail += "; upload status " + age_text(upload.age) + " old";
+    detail += upload.current.empty() ? std::string("; not sending now") : "; sending " + upload.current;
+    if (!upload.last_error_code.empty()) detail += "; last error " + upload.last_error_code;
+  }
+
+  if (!upload.rejected.empty()) {
+    std::string list;
+    for (const auto& rejected : upload.rejected) list += (list.empty() ? "" : ", ") + rejected;
+    return failed("outbox",
+                  detail + "; head office REJECTED " + std::to_string(upload.rejected.size()) + " package(s): " + list,
+                  "call head office: give them the package ids and reasons above. The packages are kept on this "
+                  "kiosk and are never deleted automatically; do not delete them by hand");
+  }
+  if (stats->oldest_unsent_age && *stats->oldest_unsent_age > limits.max_unsent_age) {
+    return failed("outbox",
+                  detail + "; evidence older than " + age_text(limits.max_unsent_age) + " has not reached head office",
+                  !config.evidence_upload
+                      ? "set [evidence] upload = true in " + config_name(config) + " and restart the kiosk"
+                      : "check the gateway check above and the kiosk's log (evidence_upload_failed); the kiosk "
+                        "resumes by itself once head office is reachable");
+  }
+  if (unsent && !config.evidence_upload) {
+    return warn("outbox", detail + "; [evidence] upload is off",
+                "set [evidence] upload = true in " + config_name(config) + " so that evidence reaches head office");
+  }
+  if (unsent && upload.present && upload.age > limits.status_stale_after) {
+    return warn("outbox", detail,
+                "the upload worker has not reported for " + age_text(upload.age) +
+                    ": check that the kiosk program is running (systemctl status kiosk)");
+  }
+  return pass("outbox", detail);
+}
 
 std::string_view status_name(CheckStatus status) {
   switch (status) {
@@ -151,8 +285,7 @@ int DiagnoseReport::count(CheckStatus status) const {
 
 Check check_gateway(const KioskConfig& config) {
   const std::chrono::milliseconds timeout = config.gateway_timeout;
-  auto client = sync::HttpsClient::create(
-      config.gateway_url, {config.gateway_ca_file, config.device_cert_file, config.device_key_file}, timeout);
+  auto client = sync::HttpsClient::create(config.gateway_url, device_tls_identity(config), timeout);
   if (!client) return failed("gateway", client.error().to_string(), gateway_fix(client.error().code, config));
   auto response = client->get("/healthz");
   if (!response) return failed("gateway", response.error().to_string(), gateway_fix(response.error().code, config));
@@ -274,6 +407,7 @@ std::vector<Check> run_checks(const KioskConfig& config, const DiagnoseLimits& l
                                       "install the fonts-noto-cjk package or fix [ui] font_file"));
   checks.push_back(check_state_dir(config));
   checks.push_back(check_disk_space(config, limits));
+  checks.push_back(check_outbox(config, limits, std::chrono::system_clock::now()));
   checks.push_back(check_id_reader(config));
   checks.push_back(check_device("token_module", config.token_module));
   checks.push_back(check_device("camera", config.camera));

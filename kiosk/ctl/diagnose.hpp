@@ -3,6 +3,7 @@
 // against crafted configurations.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -25,6 +26,8 @@ struct Check {
 struct DiagnoseLimits {
   int certificate_warn_days = 30;
   std::uint64_t min_free_bytes = 1024ULL * 1024 * 1024;
+  std::chrono::hours max_unsent_age{24};         // older evidence not yet at head office fails "outbox"
+  std::chrono::seconds status_stale_after{120};  // the upload worker rewrites its status at least every 10 s
 };
 
 struct DiagnoseReport {
@@ -46,6 +49,11 @@ std::vector<Check> run_checks(const KioskConfig& config, const DiagnoseLimits& l
 Check check_gateway(const KioskConfig& config);
 Check check_device_certificate(const KioskConfig& config, const DiagnoseLimits& limits);
 Check check_device(std::string_view key, std::string_view value);
+// outbox: the evidence outbox's packages per state, bytes and age of what head office does not have
+// yet, legal holds, and the upload worker's own report (<state_dir>/outbox/upload-status.json: the
+// package being sent, its progress and throughput, the report's age, packages head office
+// rejected). Fails on rejected packages and on unsent evidence older than max_unsent_age.
+Check check_outbox(const KioskConfig& config, const DiagnoseLimits& limits, std::chrono::system_clock::time_point now);
 // devices.id_reader: asks the reader (the real driver; for "sim" the simulator's link) for its SAM
 // status and id with short timeouts. Pass names the SAM id; fail gives the driver's code.
 Check check_id_reader(const KioskConfig& config);

@@ -652,6 +652,18 @@ Result<std::vector<OutboxEntry>> Outbox::entries() const {
       "ORDER BY id", [](Query&) {}, "listing the outbox");
 }
 
+Result<std::vector<std::string>> Outbox::queued_transaction_ids() const {
+  Query query(impl_->db, "SELECT transaction_id FROM packages ORDER BY id");
+  std::vector<std::string> ids;
+  for (;;) {
+    auto row = query.step("listing queued transactions");
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    ids.push_back(query.text(0));
+  }
+  return ids;
+}
+
 Result<OutboxStats> Outbox::stats(TimePoint now) const {
   OutboxStats stats;
   {

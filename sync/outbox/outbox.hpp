@@ -172,6 +172,8 @@ class Outbox {
   Result<OutboxEntry> entry(EntryId id) const;
   Result<std::optional<OutboxEntry>> find_by_transaction(std::string_view transaction_id) const;
   Result<std::vector<OutboxEntry>> entries() const;
+  // The transaction id of every package ever queued (purged ones included), in one query.
+  Result<std::vector<std::string>> queued_transaction_ids() const;
   Result<OutboxStats> stats(TimePoint now) const;
   // PRAGMA integrity_check, the schema version, and the row invariants (a purged or purgeable
   // package has a receipt; purged_at exactly on purged rows; offsets within size).

@@ -122,11 +122,7 @@ Result<void> check_kind(std::string_view kind) {
   return {};
 }
 
-std::string transaction_folder(TxId tx) {
-  char name[32];
-  std::snprintf(name, sizeof name, "tx-%08lld", static_cast<long long>(tx));
-  return name;
-}
+std::string transaction_folder(TxId tx) { return evidence_transaction_id(tx); }
 
 std::string evidence_file_name(int sequence, StepId step, std::size_t index, std::string_view kind) {
   char prefix[32];
@@ -144,6 +140,12 @@ Result<E> parse_column(const std::string& text, std::string_view what) {
 }
 
 }  // namespace
+
+std::string evidence_transaction_id(TxId id) {
+  char name[32];
+  std::snprintf(name, sizeof name, "tx-%08lld", static_cast<long long>(id));
+  return name;
+}
 
 std::string_view to_string(DamageKind kind) {
   switch (kind) {
@@ -515,6 +517,19 @@ Result<std::vector<TxId>> Journal::open_transactions() const {
   std::vector<TxId> ids;
   for (;;) {
     auto row = query->next_row("listing open transactions");
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    ids.push_back(query->int64(0));
+  }
+  return ids;
+}
+
+Result<std::vector<TxId>> Journal::closed_transactions() const {
+  auto query = Statement::prepare(impl_->db, "SELECT id FROM transactions WHERE state <> 'open' ORDER BY id");
+  if (!query) return std::unexpected(query.error());
+  std::vector<TxId> ids;
+  for (;;) {
+    auto row = query->next_row("listing closed transactions");
     if (!row) return std::unexpected(row.error());
     if (!*row) break;
     ids.push_back(query->int64(0));

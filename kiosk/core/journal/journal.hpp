@@ -27,6 +27,10 @@ namespace kiosk::journal {
 
 using TxId = std::int64_t;
 
+// "tx-00000042": how a journal transaction is named outside the kiosk (its evidence package, the
+// outbox, the NCIIS checks made for it), so head office can link them.
+std::string evidence_transaction_id(TxId id);
+
 // The schema version this build writes; a database with a higher PRAGMA user_version is refused.
 inline constexpr int kSchemaVersion = 1;
 
@@ -149,6 +153,9 @@ class Journal {
   Result<void> close_transaction(TxId tx, TxState outcome, std::string_view reason_code);
 
   Result<std::vector<TxId>> open_transactions() const;
+  // Ids of every transaction that is no longer open, ascending (one query: the evidence sealer's
+  // start-up check of which transactions still lack a package).
+  Result<std::vector<TxId>> closed_transactions() const;
   Result<TransactionRecord> transaction(TxId tx) const;
 
   // Run once at start-up before any new transaction: each open transaction is aborted with

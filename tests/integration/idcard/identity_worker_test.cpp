@@ -6,6 +6,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <thread>
 
@@ -62,9 +63,12 @@ class IdentityWorkerAgainstSim : public ::testing::Test {
     return std::nullopt;
   }
 
-  static NciisCheck answering(std::string result) {
-    return [result](const std::string&, const std::string& id_number) -> Result<NciisOutcome> {
+  // Answers `result`; `asked_for` receives the transaction id of the last check.
+  static NciisCheck answering(std::string result, std::shared_ptr<std::string> asked_for = nullptr) {
+    return [result, asked_for](const std::string& transaction_id, const std::string&,
+                               const std::string& id_number) -> Result<NciisOutcome> {
       EXPECT_EQ(id_number.size(), 18u);
+      if (asked_for) *asked_for = transaction_id;
       return NciisOutcome{.result = result,
                           .request_id = "0123456789abcdef0123456789abcdef",
                           .checked_at = "2026-11-24T10:00:00Z",
@@ -91,9 +95,10 @@ class IdentityWorkerAgainstSim : public ::testing::Test {
 };
 
 TEST_F(IdentityWorkerAgainstSim, ReadsAndVerifiesAResidentCard) {
-  start_worker(answering("MATCH"));
+  auto asked_for = std::make_shared<std::string>();
+  start_worker(answering("MATCH", asked_for));
   ASSERT_EQ(sim_->command("place resident").rfind("ok", 0), 0u);
-  worker_->arm(7);
+  worker_->arm(7, "tx-00000007");
   auto detected = wait_for<event::CardDetected>();
   ASSERT_TRUE(detected);
   EXPECT_EQ(detected->attempt, 7u);
@@ -103,6 +108,7 @@ TEST_F(IdentityWorkerAgainstSim, ReadsAndVerifiesAResidentCard) {
   EXPECT_EQ(verified->summary.masked_number, "1101**********002X");
   EXPECT_EQ(verified->summary.masked_name, "测**");
   EXPECT_EQ(verified->summary.nciis_result, "MATCH");
+  EXPECT_EQ(*asked_for, "tx-00000007");  // head office links the check to the transaction's evidence
   // No vendor decoder configured: the screen is told so; no picture is made up.
   EXPECT_EQ(verified->summary.photo.status, PhotoStatus::decoder_not_installed);
   EXPECT_EQ(verified->summary.photo.rgb, nullptr);
@@ -126,7 +132,7 @@ TEST_F(IdentityWorkerAgainstSim, NciisMismatchEndsWithTheEvidenceKept) {
 }
 
 TEST_F(IdentityWorkerAgainstSim, NciisUnreachableMayBeRetried) {
-  start_worker([](const std::string&, const std::string&) -> Result<NciisOutcome> {
+  start_worker([](const std::string&, const std::string&, const std::string&) -> Result<NciisOutcome> {
     return fail("GATEWAY_UNREACHABLE", "head office did not answer");
   });
   ASSERT_EQ(sim_->command("place resident").rfind("ok", 0), 0u);

@@ -38,10 +38,11 @@ class EvidenceSealerTest : public JournalFixture {
   }
 
   EvidenceSealerConfig config() const {
-    return EvidenceSealerConfig{.state_dir = dir.path() / "state",
-                                .evidence_dir = dir.path() / "evidence",
-                                .device_key_file = dir.path() / "device.key",
-                                .recipient_files = {dir.path() / "recipient.pem"}};
+    return EvidenceSealerConfig{
+        .state_dir = dir.path() / "state",
+        .evidence_dir = dir.path() / "evidence",
+        .device_key = {.key = (dir.path() / "device.key").string(), .pkcs11_module = {}, .pin_file = {}},
+        .recipient_files = {dir.path() / "recipient.pem"}};
   }
 
   // One transaction with a step and an evidence file, closed (or left open).
@@ -94,10 +95,15 @@ TEST_F(EvidenceSealerTest, WithoutARecipientOrWithAnUnreadableKeyItRefusesToStar
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, "EVIDENCE_NO_RECIPIENT");
   auto bad_key = config();
-  bad_key.device_key_file = dir.path() / "recipient.pem";  // a public key where the private one belongs
+  bad_key.device_key.key = (dir.path() / "recipient.pem").string();  // a public key where the private one belongs
   auto unreadable = EvidenceSealer::start(bad_key, clock);
   ASSERT_FALSE(unreadable);
-  EXPECT_EQ(unreadable.error().code, "EVIDENCE_KEY_UNREADABLE");
+  EXPECT_EQ(unreadable.error().code, "DEVICE_KEY_UNREADABLE");
+  auto bad_recipient = config();
+  bad_recipient.recipient_files = {dir.path() / "device.key.missing"};
+  auto no_recipient_key = EvidenceSealer::start(bad_recipient, clock);
+  ASSERT_FALSE(no_recipient_key);
+  EXPECT_EQ(no_recipient_key.error().code, "EVIDENCE_KEY_UNREADABLE");
 }
 
 }  // namespace

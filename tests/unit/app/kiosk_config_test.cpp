@@ -14,6 +14,22 @@ TEST(KioskConfig, RelativePathsResolveNextToTheFile) {
   EXPECT_EQ(config->state_dir, "/etc/csdc-kiosk/state");
 }
 
+TEST(KioskConfig, ATokenKeyUriIsKeptAsWrittenAndReachesTheTlsIdentity) {
+  const auto config = parse(
+      "[gateway]\nkey_file = \"pkcs11:token=kiosk;object=device;type=private\"\n"
+      "pkcs11_module = \"/usr/lib/softhsm/libsofthsm2.so\"\npin_file = \"device/pin\"\n");
+  ASSERT_TRUE(config) << config.error().to_string();
+  EXPECT_EQ(config->device_key_file, "pkcs11:token=kiosk;object=device;type=private");  // not a path to resolve
+  const auto tls = device_tls_identity(*config);
+  EXPECT_EQ(tls.key_file, "pkcs11:token=kiosk;object=device;type=private");
+  EXPECT_EQ(tls.pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so");
+  EXPECT_EQ(tls.pin_file, "/etc/csdc-kiosk/device/pin");
+
+  const auto file_key = parse("[gateway]\nkey_file = \"device/device.key\"\n");
+  ASSERT_TRUE(file_key) << file_key.error().to_string();
+  EXPECT_EQ(file_key->device_key_file, "/etc/csdc-kiosk/device/device.key");
+}
+
 TEST(KioskConfig, SessionSettingsCarryTheTimeoutsLanguageAndExitPolicy) {
   const auto config = parse(
       "[ui]\nidle_timeout_seconds = 120\nidle_warning_seconds = 30\nlanguage = \"en\"\nmaintenance_exit = true\n");

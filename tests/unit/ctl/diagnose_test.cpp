@@ -190,12 +190,12 @@ TEST_F(DiagnoseTest, JsonReportHasTheDocumentedShape) {
   EXPECT_TRUE(json["kioskctl_version"].is_string());
   EXPECT_EQ(json["config"], (root_ / "kiosk.toml").string());
   ASSERT_TRUE(json["checks"].is_array());
-  EXPECT_EQ(json["checks"].size(), 11u);
+  EXPECT_EQ(json["checks"].size(), 12u);  // "outbox" is the twelfth
   for (const auto& check : json["checks"]) {
     for (const char* field : {"name", "status", "detail", "fix"}) EXPECT_TRUE(check.contains(field)) << field;
   }
   EXPECT_EQ(
-      json["summary"]["pass"].get<int>() + json["summary"]["warn"].get<int>() + json["summary"]["fail"].get<int>(), 11);
+      json["summary"]["pass"].get<int>() + json["summary"]["warn"].get<int>() + json["summary"]["fail"].get<int>(), 12);
   EXPECT_GE(json["summary"]["warn"].get<int>(), 3);  // the three devices not built yet (token, camera, printer)
 }
 

@@ -222,7 +222,7 @@ void CertificateServices::submit_staff(std::string& staff_id, std::string& passw
       queue_.push(event::StaffRefused{attempt, verified.error().code});
       return;
     }
-    queue_.push(event::StaffVerified{attempt, verified->staff_id, verified->display_name});
+    queue_.push(event::StaffVerified{attempt, verified->staff_id, verified->display_name, verified->role});
   });
 }
 

@@ -403,19 +403,22 @@ KioskRunResult run_kiosk(const KioskRunOptions& options) {
   std::optional<ui::ScriptRunner> script;
   if (options.script) script.emplace(*options.script, options.screenshot_dir);
   // Scripts fill the staff sign-in fields like the on-screen keyboard would (PINs are tapped key by key).
-  const ui::ScriptHost host{.current_screen = [&session] { return std::string(to_string(session.state().screen)); },
-                            .set_text =
-                                [&input, &session](std::string_view id, std::string_view text) {
-                                  if (session.state().screen != Screen::staff_sign_in) return false;
-                                  if (id == "staff.id") {
-                                    input.staff_id = text;
-                                  } else if (id == "staff.password") {
-                                    input.staff_password = text;
-                                  } else {
-                                    return false;
-                                  }
-                                  return true;
-                                }};
+  const ui::ScriptHost host{
+      .current_screen = [&session] { return std::string(to_string(session.state().screen)); },
+      .set_text =
+          [&input, &session](std::string_view id, std::string_view text) {
+            if (session.state().screen != Screen::staff_sign_in && session.state().screen != Screen::engineer_sign_in) {
+              return false;
+            }
+            if (id == "staff.id") {
+              input.staff_id = text;
+            } else if (id == "staff.password") {
+              input.staff_password = text;
+            } else {
+              return false;
+            }
+            return true;
+          }};
   const auto post = [&queue](const Event& e) { queue.push(e); };
 
   int frames_wanted = 1;

@@ -34,6 +34,10 @@ std::string_view to_string(Screen screen) {
     case Screen::soft_grant: return "soft_grant";
     case Screen::transaction_done: return "transaction_done";
     case Screen::transaction_failed: return "transaction_failed";
+    case Screen::engineer_unavailable: return "engineer_unavailable";
+    case Screen::engineer_sign_in: return "engineer_sign_in";
+    case Screen::engineer_verifying: return "engineer_verifying";
+    case Screen::engineer_status: return "engineer_status";
   }
   return "attract";
 }
@@ -99,6 +103,7 @@ void KioskSession::clear_session() {
   state_.idle_warning = false;
   state_.idle_seconds_left = std::chrono::seconds{0};
   last_activity_ = clock_.now();
+  engineer_corner_down_since_.reset();
 }
 
 void KioskSession::on(const event::Start&) {
@@ -146,6 +151,7 @@ void KioskSession::forget_identity() {
 
 void KioskSession::on(const event::Back&) {
   touch();
+  if (engineer_back()) return;
   const Screen screen = state_.screen;
   if (screen == Screen::operation_unavailable || screen == Screen::place_card || screen == Screen::identity_failed ||
       screen == Screen::choose_medium || screen == Screen::consent || screen == Screen::terms ||
@@ -175,7 +181,12 @@ void KioskSession::on(const event::EndSession&) {
 void KioskSession::on(const event::UserActivity&) { touch(); }
 
 void KioskSession::on(const event::Tick&) {
-  if (state_.screen == Screen::attract) return;
+  if (state_.screen == Screen::attract) {
+    if (engineer_corner_down_since_ && clock_.now() - *engineer_corner_down_since_ >= settings_.engineer_hold) {
+      open_engineer_sign_in();
+    }
+    return;
+  }
   const auto idle = clock_.now() - last_activity_;
   const auto limit = settings_.idle_timeout + settings_.idle_warning;
   if (idle >= limit) {
@@ -229,6 +240,7 @@ void KioskSession::on(const event::IdentityFailed& e) {
     transactions_->abort(e.code);
     log::info("transaction_ended", {{"transaction", state_.transaction_id}, {"code", e.code}});
     state_.transaction_id.clear();
+    state_.evidence_transaction_id.clear();
   }
   log::info("identity_failed",
             {{"attempt", std::to_string(e.attempt)}, {"problem", std::string(to_string(e.problem))}, {"code", e.code}});
@@ -259,6 +271,76 @@ void KioskSession::on(const event::ContinueAfterIdentity&) {
             {{"operation", std::string(to_string(*state_.operation))}, {"code", "OPERATION_NOT_AVAILABLE"}});
 }
 
+// The engineer's screens. Staff sign-in reuses the transaction's path (the UI hands the typed id
+// and password to the app's verifier, which asks head office and reports StaffVerified or
+// StaffRefused tagged with flow_attempt); only the role decides who gets in.
+
+void KioskSession::on(const event::EngineerCornerHold& e) {
+  if (state_.screen != Screen::attract || !e.down) {
+    engineer_corner_down_since_.reset();
+    return;
+  }
+  if (!engineer_corner_down_since_) engineer_corner_down_since_ = clock_.now();
+}
+
+void KioskSession::open_engineer_sign_in() {
+  engineer_corner_down_since_.reset();
+  touch();
+  forget_transaction();  // a fresh flow attempt: late staff answers belong to no one
+  // Without the transaction services there is no staff verification with head office, and
+  // without it nobody may open the engineer screen.
+  state_.screen = transactions_ != nullptr ? Screen::engineer_sign_in : Screen::engineer_unavailable;
+  log::info("engineer_sign_in_opened", {{"available", transactions_ != nullptr ? "true" : "false"}});
+}
+
+bool KioskSession::on_engineer_screen() const {
+  const Screen screen = state_.screen;
+  return screen == Screen::engineer_unavailable || screen == Screen::engineer_sign_in ||
+         screen == Screen::engineer_verifying || screen == Screen::engineer_status;
+}
+
+bool KioskSession::engineer_staff_submitted() {
+  if (state_.screen != Screen::engineer_sign_in) return false;
+  state_.staff_problem_code.clear();
+  state_.screen = Screen::engineer_verifying;
+  return true;
+}
+
+bool KioskSession::engineer_staff_verified(const event::StaffVerified& e) {
+  if (state_.screen != Screen::engineer_verifying) return false;
+  if (e.attempt != state_.flow_attempt) return true;  // an older sign-in's answer
+  touch();
+  if (e.role != kEngineerRole) {
+    state_.staff_problem_code = "ENGINEER_ROLE_NOT_ALLOWED";
+    state_.screen = Screen::engineer_sign_in;
+    log::info("engineer_sign_in_refused", {{"code", state_.staff_problem_code}});
+    return true;
+  }
+  state_.staff_id = e.staff_id;
+  state_.staff_display_name = e.display_name;
+  state_.screen = Screen::engineer_status;
+  log::info("engineer_signed_in");
+  return true;
+}
+
+bool KioskSession::engineer_staff_refused(const event::StaffRefused& e) {
+  if (state_.screen != Screen::engineer_verifying) return false;
+  if (e.attempt != state_.flow_attempt) return true;
+  touch();
+  state_.staff_problem_code = e.code;
+  state_.screen = Screen::engineer_sign_in;
+  log::info("engineer_sign_in_refused", {{"code", e.code}});
+  return true;
+}
+
+// Exit, from any engineer screen, goes back to the attract screen and forgets who signed in.
+bool KioskSession::engineer_back() {
+  if (!on_engineer_screen()) return false;
+  if (state_.screen == Screen::engineer_status) log::info("engineer_signed_out");
+  clear_session();
+  return true;
+}
+
 void KioskSession::on(const event::MaintenanceExit&) {
   if (!settings_.maintenance_exit_allowed) {
     log::warn("maintenance_exit_refused", {{"reason", "not allowed by configuration"}});
@@ -267,6 +349,9 @@ void KioskSession::on(const event::MaintenanceExit&) {
   log::info("maintenance_exit");
   state_.exit_requested = true;
 }
+
+// Device status, not the investor's: it survives clear_session().
+void KioskSession::on(const event::EvidenceUploadStatus& e) { state_.evidence_upload = e; }
 
 void KioskSession::on(const event::Shutdown&) {
   log::info("shutdown_requested");

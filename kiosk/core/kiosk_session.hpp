@@ -49,6 +49,11 @@ enum class Screen {
   soft_grant,          // soft apply: the reference and authorisation code (and QR code)
   transaction_done,    // the operation is complete
   transaction_failed,  // the transaction ended without the operation: what happened and why
+  // The engineer's screens, reached from the attract screen by holding a hidden corner.
+  engineer_unavailable,  // no staff verification with head office at this kiosk: nobody gets in
+  engineer_sign_in,      // an operator signs in (staff id and password, checked by head office)
+  engineer_verifying,    // head office is checking the operator's password
+  engineer_status,       // device status for the signed-in operator: the evidence upload
 };
 std::string_view to_string(Screen screen);
 
@@ -153,6 +158,29 @@ struct KioskSettings {
   std::chrono::seconds idle_warning{20};  // countdown shown before the session is cleared
   Language default_language = Language::zh_CN;
   bool maintenance_exit_allowed = false;  // only development/maintenance configs set this
+  // How long the hidden corner of the attract screen must be held to open the engineer sign-in.
+  std::chrono::seconds engineer_hold{3};
+};
+
+// The only staff role head office may vouch for to open the engineer screen.
+inline constexpr std::string_view kEngineerRole = "operator";
+
+// The evidence upload worker's latest report (kiosk/app/evidence_upload_worker), for the engineer
+// screen. Package ids only: nothing personal.
+struct EvidenceUploadStatus {
+  std::uint64_t sealed = 0;  // packages per outbox state
+  std::uint64_t uploading = 0;
+  std::uint64_t uploaded = 0;  // head office holds the bytes; no verified receipt yet
+  std::uint64_t receipted = 0;
+  std::uint64_t purgeable = 0;
+  std::uint64_t purged = 0;
+  std::uint64_t rejected = 0;   // uploaded packages head office refused: kept, call head office
+  std::string current_package;  // short id of the package being sent; empty when none
+  std::uint64_t current_offset = 0;
+  std::uint64_t current_length = 0;
+  double bytes_per_second = 0;
+  std::string last_error_code;  // of the last failure or rejection; empty when none
+  bool operator==(const EvidenceUploadStatus&) const = default;
 };
 
 struct KioskState {
@@ -173,6 +201,7 @@ struct KioskState {
   // The certificate transaction.
   std::uint64_t flow_attempt = 0;  // a new value for every transaction; device reports carry it
   std::string transaction_id;
+  std::string evidence_transaction_id;  // "tx-00000042": the name head office knows it by
   Medium medium = Medium::hard;
   std::vector<StepId> steps;        // mandatory, in order
   std::size_t next_step_index = 0;  // the first step not yet done
@@ -188,6 +217,8 @@ struct KioskState {
   std::optional<TokenProblem> token_problem;
   std::optional<CertificateOutcome> outcome;
   std::optional<SoftGrant> soft_grant;
+  // The evidence upload worker's latest report; absent until it reports.
+  std::optional<EvidenceUploadStatus> evidence_upload;
   std::string failure_code;     // transaction_failed: the stable code
   bool exit_requested = false;  // the app leaves its loop at the next frame
   std::uint64_t revision = 0;   // increases with every change, so the UI can tell a new state
@@ -246,6 +277,7 @@ struct StaffVerified {
   std::uint64_t attempt;
   std::string staff_id;
   std::string display_name;
+  std::string role = {};  // head office's role name; the engineer screen admits kEngineerRole only
 };
 struct StaffRefused {
   std::uint64_t attempt;
@@ -293,9 +325,16 @@ struct SoftGranted {
   std::uint64_t attempt;
   SoftGrant grant;
 };
-struct TokenTakenOut {};    // "I have taken the token" on a kiosk whose module cannot see removal
+struct TokenTakenOut {};  // "I have taken the token" on a kiosk whose module cannot see removal
+// The hidden engineer corner of the attract screen was pressed (down) or let go; held for
+// KioskSettings::engineer_hold, the next Tick opens the engineer sign-in.
+struct EngineerCornerHold {
+  bool down;
+};
 struct MaintenanceExit {};  // refused unless settings allow it
 struct Shutdown {};         // SIGTERM/SIGINT from the service manager
+// From the evidence upload worker after each change.
+using EvidenceUploadStatus = ::kiosk::EvidenceUploadStatus;
 }  // namespace event
 
 using Event =
@@ -306,7 +345,8 @@ using Event =
                  event::StaffSignInSubmitted, event::StaffVerified, event::StaffRefused, event::StaffDecision,
                  event::RevocationConfirmed, event::ChooseReason, event::TokenWaiting, event::TokenPinNeeded,
                  event::PinSubmitted, event::TokenProgress, event::TokenDone, event::TokenFailed, event::TokenRemoved,
-                 event::SoftGranted, event::TokenTakenOut, event::MaintenanceExit, event::Shutdown>;
+                 event::SoftGranted, event::TokenTakenOut, event::EngineerCornerHold, event::MaintenanceExit,
+                 event::Shutdown, event::EvidenceUploadStatus>;
 
 class KioskSession {
  public:
@@ -351,13 +391,22 @@ class KioskSession {
   void on(const event::TokenRemoved&);
   void on(const event::SoftGranted&);
   void on(const event::TokenTakenOut&);
+  void on(const event::EngineerCornerHold&);
   void on(const event::MaintenanceExit&);
   void on(const event::Shutdown&);
+  void on(const event::EvidenceUploadStatus&);
 
   void touch();           // records investor activity
   void clear_session();   // forgets everything about the investor and returns to the attract screen
   void begin_identity();  // a new identity attempt: the "place your card" screen
   void forget_identity();
+  // The engineer's screens. The engineer_* handlers return true when the event was theirs.
+  void open_engineer_sign_in();
+  bool engineer_staff_submitted();
+  bool engineer_staff_verified(const event::StaffVerified& e);
+  bool engineer_staff_refused(const event::StaffRefused& e);
+  bool engineer_back();
+  [[nodiscard]] bool on_engineer_screen() const;
   // The certificate transaction (kiosk_session_transaction.cpp).
   void open_transaction(Medium medium);
   void show_next_step();                      // the screen of the first step not yet done
@@ -372,6 +421,7 @@ class KioskSession {
   TransactionPort* transactions_;
   KioskState state_;
   TimePoint last_activity_;
+  std::optional<TimePoint> engineer_corner_down_since_;  // while the hidden corner is held on attract
 };
 
 }  // namespace kiosk

@@ -119,6 +119,7 @@ void KioskSession::open_transaction(Medium medium) {
   ++state_.flow_attempt;
   state_.medium = medium;
   state_.transaction_id = opened->id;
+  state_.evidence_transaction_id = opened->evidence_id;
   state_.steps = opened->steps;
   state_.reason_codes = opened->reason_codes;
   state_.next_step_index = 0;
@@ -185,6 +186,7 @@ bool KioskSession::commit(StepId step, StepInput input) {
                                       {"code", completion->refusal_code}});
     state_.failure_code = completion->refusal_code;
     state_.transaction_id.clear();  // closed by the refusal
+    state_.evidence_transaction_id.clear();
     state_.screen = Screen::transaction_failed;
     return false;
   }
@@ -197,6 +199,7 @@ void KioskSession::fail_transaction(std::string code) {
   log::info("transaction_ended", {{"transaction", state_.transaction_id}, {"code", code}});
   state_.failure_code = std::move(code);
   state_.transaction_id.clear();
+  state_.evidence_transaction_id.clear();
   state_.screen = Screen::transaction_failed;
 }
 
@@ -206,6 +209,7 @@ void KioskSession::forget_transaction() {
     log::info("transaction_ended", {{"transaction", state_.transaction_id}, {"code", "SESSION_ENDED"}});
   }
   state_.transaction_id.clear();
+  state_.evidence_transaction_id.clear();
   state_.steps.clear();
   state_.next_step_index = 0;
   state_.reason_codes.clear();
@@ -247,12 +251,14 @@ void KioskSession::on(const event::TermsAnswer& e) {
 
 void KioskSession::on(const event::StaffSignInSubmitted&) {
   touch();
+  if (engineer_staff_submitted()) return;
   if (state_.screen != Screen::staff_sign_in) return;
   state_.staff_problem_code.clear();
   state_.screen = Screen::staff_verifying;
 }
 
 void KioskSession::on(const event::StaffVerified& e) {
+  if (engineer_staff_verified(e)) return;
   if (!transaction_report_is_current(e.attempt, {Screen::staff_verifying})) return;
   touch();
   state_.staff_id = e.staff_id;
@@ -261,6 +267,7 @@ void KioskSession::on(const event::StaffVerified& e) {
 }
 
 void KioskSession::on(const event::StaffRefused& e) {
+  if (engineer_staff_refused(e)) return;
   if (!transaction_report_is_current(e.attempt, {Screen::staff_verifying})) return;
   touch();
   state_.staff_problem_code = e.code;
@@ -314,6 +321,7 @@ void KioskSession::on(const event::StaffDecision& e) {
                                       {"code", completion->refusal_code}});
     state_.failure_code = completion->refusal_code;
     state_.transaction_id.clear();
+    state_.evidence_transaction_id.clear();
     state_.screen = Screen::transaction_failed;
     return;
   }
@@ -395,6 +403,7 @@ void KioskSession::on(const event::TokenDone& e) {
   state_.outcome = e.outcome;
   if (!commit(StepId::issue, std::move(input))) return;
   state_.transaction_id.clear();  // `issue` is the last step: the transaction is complete
+  state_.evidence_transaction_id.clear();
   log::info("transaction_completed", {{"operation", std::string(to_string(*state_.operation))}});
   // Freeze, unfreeze and revoke may run without the token (lost): nothing to take out then.
   const bool token_written = !e.certificate_der.empty();
@@ -437,6 +446,7 @@ void KioskSession::on(const event::SoftGranted& e) {
   input.evidence.emplace_back("ca_answer", bytes_of(answer));
   if (!commit(StepId::issue, std::move(input))) return;
   state_.transaction_id.clear();
+  state_.evidence_transaction_id.clear();
   log::info("transaction_completed", {{"operation", "apply"}, {"medium", "soft"}});
   state_.soft_grant = e.grant;
   state_.outcome =

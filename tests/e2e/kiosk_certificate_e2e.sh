@@ -46,7 +46,7 @@ watcher=
 for name in zh_choose_medium zh_consent zh_terms zh_staff_sign_in zh_staff_sign_in_decision zh_review_decision \
   zh_token_pin_set zh_done_apply zh_token_pin_current zh_done_renew zh_choose_reason_freeze \
   zh_done_freeze zh_done_unfreeze zh_done_reissue zh_revocation_confirm en_revocation_confirm zh_done_revoke \
-  zh_soft_grant en_soft_grant; do
+  zh_soft_grant en_soft_grant zh_engineer_status en_engineer_status; do
   [ -s "$work/shots/$name.png" ] || { echo "FAIL: no screenshot $name.png"; exit 1; }
   "$check" nonblank "$work/shots/$name.png" 260 40 1400 200 1.0
 done

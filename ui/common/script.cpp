@@ -78,16 +78,17 @@ Result<Script> parse_script(std::string_view text, std::string_view source_name)
                   : command == "screenshot" ? StepKind::screenshot
                                             : StepKind::expect_screen;
       step.name = std::string(name);
-    } else if (command == "wait_screen") {
+    } else if (command == "wait_screen" || command == "hold") {
       const std::string_view name = next_word(rest);
       const std::string_view value = next_word(rest);
       std::int64_t number = -1;
       const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), number);
       if (!is_name(name) || value.empty() || ec != std::errc{} || ptr != value.data() + value.size() || number < 0 ||
           number > 600'000) {
-        return bad("wait_screen needs a screen name, then a whole number of milliseconds from 0 to 600000");
+        return bad(std::string(command) + " needs a " + (command == "hold" ? "target id" : "screen name") +
+                   ", then a whole number of milliseconds from 0 to 600000");
       }
-      step.kind = StepKind::wait_screen;
+      step.kind = command == "hold" ? StepKind::hold : StepKind::wait_screen;
       step.name = std::string(name);
       step.number = number;
     } else if (command == "type") {
@@ -118,8 +119,9 @@ Result<Script> parse_script(std::string_view text, std::string_view source_name)
     } else if (command == "quit") {
       step.kind = StepKind::quit;
     } else {
-      return bad("unknown command '" + std::string(command) +
-                 "' (expected wait_frames, wait_ms, tap, type, key, screenshot, expect_screen, wait_screen or quit)");
+      return bad(
+          "unknown command '" + std::string(command) +
+          "' (expected wait_frames, wait_ms, tap, hold, type, key, screenshot, expect_screen, wait_screen or quit)");
     }
     if (!only_blanks(rest)) return bad("unexpected text after the command");
     script.steps.push_back(std::move(step));

@@ -3,6 +3,8 @@
 //   wait_frames N          let N frames be drawn (0..100000)
 //   wait_ms N              wait N milliseconds of wall time (0..600000); frames keep being drawn
 //   tap ID                 touch the centre of the touch target ID (pushed as SDL mouse events)
+//   hold ID MS             press the centre of the touch target ID, keep it pressed for MS
+//                          milliseconds of wall time (0..600000; frames keep being drawn), release
 //   type ID TEXT           set the text field ID to TEXT (the rest of the line, may hold spaces)
 //   screenshot NAME        write NAME.png into the screenshot directory
 //   expect_screen NAME     stop with exit code 3 unless the program shows screen NAME
@@ -28,7 +30,7 @@
 
 namespace kiosk::ui {
 
-enum class StepKind { wait_frames, wait_ms, tap, type, key, screenshot, expect_screen, wait_screen, quit };
+enum class StepKind { wait_frames, wait_ms, tap, hold, type, key, screenshot, expect_screen, wait_screen, quit };
 
 // The chords a script can press: the ones a kiosk must withstand, and the maintenance exit.
 enum class KeyChord { escape, alt_f4, ctrl_alt_shift_q, close };
@@ -36,8 +38,8 @@ enum class KeyChord { escape, alt_f4, ctrl_alt_shift_q, close };
 struct ScriptStep {
   StepKind kind = StepKind::quit;
   int line = 0;
-  std::int64_t number = 0;            // wait_frames, wait_ms, wait_screen
-  std::string name;                   // target id, screenshot name or screen name
+  std::int64_t number = 0;            // wait_frames, wait_ms, wait_screen, hold
+  std::string name;                   // target id (tap, hold), screenshot name or screen name
   std::string text;                   // type
   KeyChord chord = KeyChord::escape;  // key
 };

@@ -49,6 +49,30 @@ ScriptRunner::Status ScriptRunner::after_frame(UiWindow& window, const TouchTarg
         ++next_;
         return status_;  // the pushed events are read before the next frame
       }
+      case StepKind::hold: {
+        if (!waiting_ms_) {
+          const auto rect = targets.find(step.name);
+          if (!rect) {
+            log::error("script_failed", {{"line", line},
+                                         {"step", "hold"},
+                                         {"target", step.name},
+                                         {"reason", "no touch target with this id on the current frame"}});
+            return stop(Status::failed, kScriptExitStepFailed);
+          }
+          window.push_press(rect->centre_x(), rect->centre_y(), true);
+          held_at_ = {rect->centre_x(), rect->centre_y()};
+          waiting_ms_ = true;
+          wait_until_ = std::chrono::steady_clock::now() + std::chrono::milliseconds{step.number};
+          log::info("script_hold", {{"line", line}, {"target", step.name}, {"ms", std::to_string(step.number)}});
+          return status_;
+        }
+        if (std::chrono::steady_clock::now() < wait_until_) return status_;
+        waiting_ms_ = false;
+        // Released where it was pressed, even when the screen has changed under the finger.
+        window.push_press(held_at_.first, held_at_.second, false);
+        ++next_;
+        return status_;
+      }
       case StepKind::key:
         window.push_key(step.chord);
         log::info("script_key", {{"line", line}, {"chord", step.name}});

@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "ui/common/script.hpp"
 #include "ui/common/touch_targets.hpp"
@@ -51,6 +52,7 @@ class ScriptRunner {
   std::int64_t frames_left_ = -1;  // during wait_frames
   std::chrono::steady_clock::time_point wait_until_{};
   bool waiting_ms_ = false;
+  std::pair<float, float> held_at_{0, 0};  // during hold: where the press went down
 };
 
 }  // namespace kiosk::ui

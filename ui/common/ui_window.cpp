@@ -65,7 +65,10 @@ void UiWindow::process_event(const SDL_Event& event) {
   switch (event.type) {
     case SDL_MOUSEMOTION: pointer_ = {static_cast<float>(event.motion.x), static_cast<float>(event.motion.y)}; break;
     case SDL_MOUSEBUTTONDOWN:
-    case SDL_MOUSEBUTTONUP: pointer_ = {static_cast<float>(event.button.x), static_cast<float>(event.button.y)}; break;
+    case SDL_MOUSEBUTTONUP:
+      pointer_ = {static_cast<float>(event.button.x), static_cast<float>(event.button.y)};
+      if (event.button.button == SDL_BUTTON_LEFT) left_button_down_ = event.type == SDL_MOUSEBUTTONDOWN;
+      break;
     default: break;
   }
   ImGui_ImplSDL2_ProcessEvent(&event);
@@ -75,6 +78,9 @@ void UiWindow::begin_frame() {
   ImGui_ImplSDLRenderer_NewFrame();
   ImGui_ImplSDL2_NewFrame();
   if (pointer_) ImGui::GetIO().MousePos = ImVec2(pointer_->first, pointer_->second);
+  // The SDL backend reads a held button from SDL's device state, which pushed (scripted) events
+  // do not change: keep a press held until its release arrives, as a real touch would.
+  if (left_button_down_) ImGui::GetIO().MouseDown[0] = true;
   ImGui::NewFrame();
 }
 
@@ -137,26 +143,31 @@ void UiWindow::push_key(KeyChord chord) const {
 }
 
 void UiWindow::push_tap(float x, float y) const {
+  push_press(x, y, true);
+  push_press(x, y, false);
+}
+
+void UiWindow::push_press(float x, float y, bool down) const {
   const Uint32 window_id = SDL_GetWindowID(window_);
   const int ix = static_cast<int>(x);
   const int iy = static_cast<int>(y);
-  SDL_Event motion{};
-  motion.type = SDL_MOUSEMOTION;
-  motion.motion.windowID = window_id;
-  motion.motion.x = ix;
-  motion.motion.y = iy;
-  SDL_PushEvent(&motion);
-  for (const Uint32 type : {Uint32{SDL_MOUSEBUTTONDOWN}, Uint32{SDL_MOUSEBUTTONUP}}) {
-    SDL_Event button{};
-    button.type = type;
-    button.button.windowID = window_id;
-    button.button.button = SDL_BUTTON_LEFT;
-    button.button.state = type == SDL_MOUSEBUTTONDOWN ? SDL_PRESSED : SDL_RELEASED;
-    button.button.clicks = 1;
-    button.button.x = ix;
-    button.button.y = iy;
-    SDL_PushEvent(&button);
+  if (down) {
+    SDL_Event motion{};
+    motion.type = SDL_MOUSEMOTION;
+    motion.motion.windowID = window_id;
+    motion.motion.x = ix;
+    motion.motion.y = iy;
+    SDL_PushEvent(&motion);
   }
+  SDL_Event button{};
+  button.type = down ? SDL_MOUSEBUTTONDOWN : SDL_MOUSEBUTTONUP;
+  button.button.windowID = window_id;
+  button.button.button = SDL_BUTTON_LEFT;
+  button.button.state = down ? SDL_PRESSED : SDL_RELEASED;
+  button.button.clicks = 1;
+  button.button.x = ix;
+  button.button.y = iy;
+  SDL_PushEvent(&button);
 }
 
 bool UiWindow::recreate_font_texture() {

@@ -47,6 +47,8 @@ class UiWindow {
   // Pushes pointer motion, press and release at (x, y) into SDL's event queue: the path a real
   // touch takes (SDL turns touches into mouse events), so a script exercises the real input code.
   void push_tap(float x, float y) const;
+  // Like push_tap, but only the press (down) or only the release: a touch held in between.
+  void push_press(float x, float y, bool down) const;
   // Pushes the chord's key presses (or, for `close`, SDL_QUIT as a window manager sends it).
   void push_key(KeyChord chord) const;
 
@@ -69,6 +71,7 @@ class UiWindow {
   // Imgui 1.86's SDL backend reads the position from SDL_GetMouseState(), which synthetic and
   // some touch events never update; the last event's position is authoritative instead.
   std::optional<std::pair<float, float>> pointer_;
+  bool left_button_down_ = false;  // likewise for a held press (SDL_GetMouseState() misses pushed events)
 };
 
 }  // namespace kiosk::ui

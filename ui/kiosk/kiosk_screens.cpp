@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ui/common/widgets.hpp"
+#include "ui/kiosk/engineer_screens.hpp"
 #include "ui/kiosk/kiosk_look.hpp"
 #include "ui/kiosk/transaction_screens.hpp"
 
@@ -19,6 +20,14 @@ void draw_attract(const Layout& l, const Catalog& c, const KioskFonts& f, TouchT
                   const IntentSink& post) {
   ImDrawList& draw = *ImGui::GetWindowDrawList();
   const float top = l.px(kAccentStripHeight);
+  // The hidden engineer corner, drawn first so that it, not `start`, takes a touch there. The
+  // session times the hold (KioskSettings::engineer_hold), so a press and a release are all it needs.
+  // A short touch there starts like anywhere else.
+  const bool corner_tapped =
+      touch_area(targets, "engineer.corner", ImVec2(0, top), ImVec2(l.px(160), l.px(160)), false);
+  if (ImGui::IsItemActivated()) post(event::EngineerCornerHold{true});
+  if (ImGui::IsItemDeactivated()) post(event::EngineerCornerHold{false});
+  if (corner_tapped) post(event::Start{});
   // The whole screen above the status bar is one target: touching anywhere starts.
   if (touch_area(targets, "start", ImVec2(0, top), ImVec2(l.width, l.status_top - top), true)) post(event::Start{});
 
@@ -335,7 +344,11 @@ void draw_kiosk(const KioskState& state, const Catalog& catalog, const KioskFont
     case Screen::reading_card: draw_reading(l, catalog, fonts); break;
     case Screen::identity_result: draw_identity_result(l, state, catalog, fonts, view, targets, post); break;
     case Screen::identity_failed: draw_identity_failed(l, state, catalog, fonts, targets, post); break;
-    default: draw_transaction_screen(l, state, catalog, fonts, view, targets, post); break;
+    default:
+      if (!draw_engineer_screen(l, state, catalog, fonts, view, targets, post)) {
+        draw_transaction_screen(l, state, catalog, fonts, view, targets, post);
+      }
+      break;
   }
   draw_status_bar(l, state, catalog, fonts, view, targets, post);
   ImGui::EndDisabled();

@@ -1,7 +1,8 @@
 // The kiosk's screens: functions of the view state. draw_kiosk() draws KioskState with ImGui and
 // turns touches into intents (kiosk::Event) handed to `post`; it never calls a device or the
 // network and never changes state itself. Every touchable element registers a stable target id:
-//   start (the whole attract screen), op.apply op.renew op.reissue op.freeze op.unfreeze op.revoke,
+//   start (the whole attract screen), engineer.corner (hidden: held, it opens the engineer sign-in),
+//   op.apply op.renew op.reissue op.freeze op.unfreeze op.revoke,
 //   back, still_here, lang.toggle, end_session, identity.retry, identity.continue,
 //   identity.finish; for the transaction: medium.hard medium.soft, consent.agree consent.refuse,
 //   terms.accept terms.decline, staff.id staff.password (fields: tap to focus, `type` in scripts),

@@ -147,13 +147,7 @@ void draw_staff_sign_in(const Layout& l, const KioskState& state, const Catalog&
     y = draw_centred(draw, f.base, c.text("tx.staff.refused", {{"code", state.staff_problem_code}}), cx, y + l.px(8),
                      l.width - l.px(240), kAccent);
   }
-  const float field_w = l.px(560);
-  const float left = cx - field_w - l.px(24);
-  draw_field(l, f, targets, "staff.id", c.text("tx.staff.id"), input.staff_id, input.focus == 0,
-             ImVec2(left, y + l.px(16)), field_w, 0, input);
-  draw_field(l, f, targets, "staff.password", c.text("tx.staff.password"), dots(c, input.staff_password.size()),
-             input.focus == 1, ImVec2(cx + l.px(24), y + l.px(16)), field_w, 1, input);
-  draw_staff_keyboard(l, c, f, targets, y + l.px(176), input);
+  draw_staff_credentials(l, c, f, targets, y, input);
   const float row = l.status_top - l.px(150);
   const std::string back = c.text("tx.back");
   const std::string submit = c.text("tx.staff.submit");
@@ -430,6 +424,18 @@ bool draw_transaction_screen(const Layout& l, const KioskState& state, const Cat
     case Screen::transaction_failed: draw_failed(l, state, c, f, targets, post); return true;
     default: return false;
   }
+}
+
+void draw_staff_credentials(const Layout& l, const Catalog& c, const KioskFonts& f, TouchTargets& targets, float top,
+                            KioskInput& input) {
+  const float cx = l.width / 2;
+  const float field_w = l.px(560);
+  const float left = cx - field_w - l.px(24);
+  draw_field(l, f, targets, "staff.id", c.text("tx.staff.id"), input.staff_id, input.focus == 0,
+             ImVec2(left, top + l.px(16)), field_w, 0, input);
+  draw_field(l, f, targets, "staff.password", c.text("tx.staff.password"), dots(c, input.staff_password.size()),
+             input.focus == 1, ImVec2(cx + l.px(24), top + l.px(16)), field_w, 1, input);
+  draw_staff_keyboard(l, c, f, targets, top + l.px(176), input);
 }
 
 }  // namespace kiosk::ui

@@ -14,6 +14,7 @@
 #include "ui/common/fonts.hpp"
 #include "ui/common/script_runner.hpp"
 #include "ui/common/ui_window.hpp"
+#include "ui/kiosk/engineer_screens.hpp"
 
 namespace kiosk::ui {
 namespace {
@@ -45,23 +46,24 @@ class KioskScreens : public testing::Test {
   }
 
   // One turn of the kiosk loop: input, draw, then the intents into the session.
-  void frame(ScriptRunner* script = nullptr) {
+  void frame(ScriptRunner* script = nullptr) { frame_of(session_, test_view(), script); }
+  void frame_of(KioskSession& session, const KioskView& view, ScriptRunner* script = nullptr) {
     SDL_Event e;
     while (SDL_PollEvent(&e) != 0) window_->process_event(e);
     window_->begin_frame();
     targets_.begin_frame();
     std::vector<Event> intents;
-    draw_kiosk(session_.state(), catalogs_.get(session_.state().language), fonts_, test_view(), targets_,
+    draw_kiosk(session.state(), catalogs_.get(session.state().language), fonts_, view, targets_,
                [&intents](const Event& ev) { intents.push_back(ev); });
     targets_.end_frame();
     window_->render(255, 255, 255);
     if (script != nullptr) {
-      const ScriptHost host{.current_screen = [this] { return std::string(to_string(session_.state().screen)); },
+      const ScriptHost host{.current_screen = [&session] { return std::string(to_string(session.state().screen)); },
                             .set_text = {}};
       script->after_frame(*window_, targets_, host);
     }
     window_->present();
-    for (const Event& ev : intents) session_.handle(ev);
+    for (const Event& ev : intents) session.handle(ev);
   }
 
   void expect_touch_rules() {
@@ -200,6 +202,157 @@ TEST_F(KioskScreens, ScreenshotWritesAPng) {
   window_->present();
   EXPECT_GT(std::filesystem::file_size(file), 10'000u);
   std::filesystem::remove(file);
+}
+
+// The engineer entry needs the staff check, which comes with the transaction services; the
+// engineer screens never use them for a transaction.
+class NoTransactions : public TransactionPort {
+ public:
+  [[nodiscard]] std::vector<Medium> media_allowed(Operation) const override { return {}; }
+  Result<OpenedTransaction> open(Operation, Medium) override { return fail("TEST_PORT_UNUSED", "not used"); }
+  Result<workflow::Transaction::Completion> complete(StepId, StepInput) override {
+    return fail("TEST_PORT_UNUSED", "not used");
+  }
+  void abort(std::string_view) override {}
+};
+
+TEST_F(KioskScreens, HoldingTheHiddenCornerOpensTheEngineerEntry) {
+  frame();
+  frame();
+  const auto corner = targets_.find("engineer.corner");
+  ASSERT_TRUE(corner);
+  expect_touch_rules();
+  window_->push_press(corner->centre_x(), corner->centre_y(), true);
+  for (int i = 0; i < 3; ++i) frame();
+  EXPECT_EQ(session_.state().screen, Screen::attract);  // held, not tapped: nothing starts
+  clock_.advance(std::chrono::seconds{3});
+  session_.handle(event::Tick{});
+  // This session has no staff check with head office: nobody gets in.
+  EXPECT_EQ(session_.state().screen, Screen::engineer_unavailable);
+  window_->push_press(corner->centre_x(), corner->centre_y(), false);
+  for (int i = 0; i < 3; ++i) frame();
+  EXPECT_EQ(session_.state().screen, Screen::engineer_unavailable);
+  EXPECT_FALSE(targets_.find("staff.submit"));
+  expect_touch_rules();
+  const auto exit = targets_.find("back");
+  ASSERT_TRUE(exit);
+  window_->push_tap(exit->centre_x(), exit->centre_y());
+  for (int i = 0; i < 3; ++i) frame();
+  EXPECT_EQ(session_.state().screen, Screen::attract);
+}
+
+TEST_F(KioskScreens, AShortTouchOnTheCornerStartsLikeAnywhereElse) {
+  auto script = parse_script("wait_frames 2\ntap engineer.corner\nwait_frames 3\nexpect_screen choose_operation\n",
+                             "corner.script");
+  ASSERT_TRUE(script);
+  ScriptRunner runner(std::move(*script), std::filesystem::temp_directory_path());
+  for (int i = 0; i < 20 && runner.active(); ++i) frame(&runner);
+  EXPECT_EQ(runner.status(), ScriptRunner::Status::done);
+}
+
+TEST_F(KioskScreens, ScriptedHoldKeepsThePressDownUntilItsTimeIsUp) {
+  auto script = parse_script("wait_frames 2\nhold engineer.corner 300\nwait_frames 3\n", "hold.script");
+  ASSERT_TRUE(script);
+  ScriptRunner runner(std::move(*script), std::filesystem::temp_directory_path());
+  const auto start = std::chrono::steady_clock::now();
+  while (runner.active() && std::chrono::steady_clock::now() - start < std::chrono::milliseconds{150}) frame(&runner);
+  ASSERT_TRUE(runner.active());
+  EXPECT_EQ(session_.state().screen, Screen::attract);  // still held: no tap
+  clock_.advance(std::chrono::seconds{3});
+  session_.handle(event::Tick{});
+  EXPECT_EQ(session_.state().screen, Screen::engineer_unavailable);
+  for (int i = 0; i < 1000 && runner.active(); ++i) frame(&runner);
+  EXPECT_EQ(runner.status(), ScriptRunner::Status::done);
+  EXPECT_EQ(session_.state().screen, Screen::engineer_unavailable);  // the release started nothing
+}
+
+TEST_F(KioskScreens, EngineerScreensMeetTheTouchRulesAndSubmitTheTypedSecrets) {
+  NoTransactions port;
+  KioskInput input;
+  std::vector<std::string> submitted;
+  KioskView view = test_view();
+  view.input = &input;
+  view.submit_staff = [&submitted](std::string& id, std::string& password) {
+    submitted = {id, password};
+    id.clear();
+    password.clear();
+  };
+  for (const Language language : {Language::zh_CN, Language::en}) {
+    KioskSession session(KioskSettings{}, clock_, &port);
+    session.handle(event::EngineerCornerHold{true});
+    clock_.advance(std::chrono::seconds{3});
+    session.handle(event::Tick{});
+    session.handle(event::SetLanguage{language});
+    ASSERT_EQ(session.state().screen, Screen::engineer_sign_in);
+    frame_of(session, view);
+    frame_of(session, view);
+    for (const char* id : {"staff.id", "staff.password", "key.A", "key.del", "back", "staff.submit", "end_session"}) {
+      EXPECT_TRUE(targets_.find(id)) << id;
+    }
+    // The sign-in's fields and keyboard are the transaction's staff sign-in's (smaller than the
+    // investor touch rule, for staff); no touch-rule check here, as for that screen.
+
+    input.staff_id = "E1024";
+    input.staff_password = "pw";
+    const auto submit = targets_.find("staff.submit");
+    ASSERT_TRUE(submit);
+    window_->push_tap(submit->centre_x(), submit->centre_y());
+    for (int i = 0; i < 3; ++i) frame_of(session, view);
+    ASSERT_EQ(session.state().screen, Screen::engineer_verifying);
+    EXPECT_EQ(submitted, (std::vector<std::string>{"E1024", "pw"}));
+    EXPECT_TRUE(input.staff_password.empty());
+
+    session.handle(event::StaffVerified{session.state().flow_attempt, "E1024", "Li Gong", "reviewer"});
+    frame_of(session, view);
+    ASSERT_EQ(session.state().screen, Screen::engineer_sign_in);  // refused, with its sentence
+    EXPECT_EQ(session.state().staff_problem_code, "ENGINEER_ROLE_NOT_ALLOWED");
+
+    session.handle(event::StaffSignInSubmitted{});
+    session.handle(event::StaffVerified{session.state().flow_attempt, "E1024", "Li Gong", "operator"});
+    frame_of(session, view);
+    ASSERT_EQ(session.state().screen, Screen::engineer_status);
+    EXPECT_TRUE(targets_.find("back"));
+    expect_touch_rules();  // "no report yet"
+
+    session.handle(EvidenceUploadStatus{.sealed = 3,
+                                        .uploading = 1,
+                                        .uploaded = 2,
+                                        .receipted = 40,
+                                        .purged = 7,
+                                        .rejected = 1,
+                                        .current_package = "3f9a1c2b",
+                                        .current_offset = 3 << 20,
+                                        .current_length = 8 << 20,
+                                        .bytes_per_second = 2.5 * 1024 * 1024,
+                                        .last_error_code = "UPLOAD_STALLED"});
+    frame_of(session, view);
+    expect_touch_rules();
+
+    const auto exit = targets_.find("back");
+    ASSERT_TRUE(exit);
+    window_->push_tap(exit->centre_x(), exit->centre_y());
+    for (int i = 0; i < 3; ++i) frame_of(session, view);
+    EXPECT_EQ(session.state().screen, Screen::attract);
+    EXPECT_TRUE(session.state().staff_id.empty());
+  }
+}
+
+TEST_F(KioskScreens, UploadProgressIsFormattedFromTheCatalogs) {
+  EXPECT_EQ(upload_percent(0, 0), 0);
+  EXPECT_EQ(upload_percent(512, 1024), 50);
+  EXPECT_EQ(upload_percent(1023, 1024), 99);  // 100 only when every byte is sent
+  EXPECT_EQ(upload_percent(4096, 1024), 100);
+  const Catalog& en = catalogs_.get(Language::en);
+  EXPECT_EQ(size_text(en, 512), "512 B");
+  EXPECT_EQ(size_text(en, 1536), "1.5 KiB");
+  EXPECT_EQ(size_text(en, 5u << 20), "5.0 MiB");
+  EXPECT_EQ(size_text(en, 3ull << 30), "3.0 GiB");
+  EXPECT_EQ(throughput_text(en, 2048), "2.0 KiB/s");
+  EXPECT_EQ(throughput_text(en, 3.5 * 1024 * 1024), "3.5 MiB/s");
+  EXPECT_EQ(throughput_text(en, -1), "0.0 KiB/s");
+  const Catalog& zh = catalogs_.get(Language::zh_CN);
+  EXPECT_EQ(zh.text("engineer.upload.progress", {{"sent", "1"}, {"total", "2"}, {"percent", "50"}}),
+            "已发送 1 / 2（50%）");
 }
 
 }  // namespace

@@ -45,6 +45,15 @@ TEST(Script, ParsesWaitScreenWithItsTimeLimit) {
   EXPECT_EQ(script->steps[0].number, 20000);
 }
 
+TEST(Script, ParsesHoldWithItsDuration) {
+  const auto script = parse_script("hold engineer.corner 3500\n", "s.script");
+  ASSERT_TRUE(script) << script.error().to_string();
+  ASSERT_EQ(script->steps.size(), 1u);
+  EXPECT_EQ(script->steps[0].kind, StepKind::hold);
+  EXPECT_EQ(script->steps[0].name, "engineer.corner");
+  EXPECT_EQ(script->steps[0].number, 3500);
+}
+
 TEST(Script, ParsesKeyChords) {
   const auto script = parse_script("key escape\nkey alt+f4\nkey ctrl+alt+shift+q\nkey close\n", "s.script");
   ASSERT_TRUE(script) << script.error().to_string();
@@ -77,6 +86,11 @@ TEST(Script, BadLinesAreErrorsNamingTheLine) {
       "wait_screen attract\n",
       "wait_screen attract 600001\n",
       "wait_screen attract 10 more\n",
+      "hold\n",
+      "hold engineer.corner\n",
+      "hold engineer.corner 600001\n",
+      "hold a/b 10\n",
+      "hold engineer.corner 10 more\n",
   };
   for (const char* line : bad) {
     const std::string text = std::string("wait_frames 1\n") + line;

@@ -32,4 +32,18 @@ std::chrono::year_month_day local_date(TimePoint time) {
                                      std::chrono::day{static_cast<unsigned>(local.tm_mday)}};
 }
 
+bool is_utc_millis_text(std::string_view text) {
+  constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+  if (text.size() != shape.size()) return false;
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    const bool digit = text[i] >= '0' && text[i] <= '9';
+    if (shape[i] == 'd' ? !digit : text[i] != shape[i]) return false;
+  }
+  const auto number = [&](std::size_t at) { return (text[at] - '0') * 10 + (text[at + 1] - '0'); };
+  const int year = number(0) * 100 + number(2);
+  const std::chrono::year_month_day date{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(number(5))},
+                                         std::chrono::day{static_cast<unsigned>(number(8))}};
+  return date.ok() && number(11) < 24 && number(14) < 60 && number(17) < 60;
+}
+
 }  // namespace kiosk

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "kiosk/core/clock.hpp"
 
@@ -11,6 +12,10 @@ namespace kiosk {
 enum class TimePrecision { seconds, milliseconds };
 
 std::string utc_iso8601(TimePoint time, TimePrecision precision = TimePrecision::seconds);
+
+// True for exactly the text utc_iso8601(..., milliseconds) writes, "YYYY-MM-DDTHH:MM:SS.mmmZ",
+// naming a real calendar time: how every signed document (manifest, receipt) spells a time.
+bool is_utc_millis_text(std::string_view text);
 
 // The calendar date at `time` in the machine's local time zone: a document's validity (REQ-07) is
 // judged by the date at the branch, not in UTC.

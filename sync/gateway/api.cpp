@@ -1,6 +1,5 @@
 #include "sync/gateway/api.hpp"
 
-#include "kiosk/core/json_nesting.hpp"
 #include "kiosk/core/time_text.hpp"
 
 #include <openssl/crypto.h>
@@ -13,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kiosk/core/log.hpp"
+#include "sync/gateway/json_body.hpp"
 
 namespace kiosk::gateway {
 namespace {
@@ -74,14 +74,9 @@ std::string error_body(std::string_view code, std::string_view message) {
 }
 
 Result<SignInRequest> parse_sign_in_request(std::string_view body, std::size_t max_body_bytes) {
-  if (body.size() > max_body_bytes) {
-    return fail("BODY_TOO_LARGE", "the request body is larger than " + std::to_string(max_body_bytes) + " bytes");
-  }
-  if (body.empty()) return fail("BAD_JSON", "the request body is empty; send a JSON object");
-  if (!json_nesting_within(body, kMaxJsonDepth)) return fail("BAD_JSON", "the JSON is nested too deeply");
-  const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) return fail("BAD_JSON", "the request body is not valid JSON");
-  if (!parsed.is_object()) return fail("BAD_JSON", "the request body must be a JSON object");
+  auto body_json = parse_json_object_body(body, max_body_bytes, kMaxJsonDepth);
+  if (!body_json) return std::unexpected(body_json.error());
+  const json& parsed = *body_json;
 
   SignInRequest request;
   for (const char* field : {"staff_id", "password"}) {
@@ -101,14 +96,9 @@ Result<SignInRequest> parse_sign_in_request(std::string_view body, std::size_t m
 }
 
 Result<NciisCheckRequest> parse_nciis_check_request(std::string_view body, std::size_t max_body_bytes) {
-  if (body.size() > max_body_bytes) {
-    return fail("BODY_TOO_LARGE", "the request body is larger than " + std::to_string(max_body_bytes) + " bytes");
-  }
-  if (body.empty()) return fail("BAD_JSON", "the request body is empty; send a JSON object");
-  if (!json_nesting_within(body, kMaxJsonDepth)) return fail("BAD_JSON", "the JSON is nested too deeply");
-  const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) return fail("BAD_JSON", "the request body is not valid JSON");
-  if (!parsed.is_object()) return fail("BAD_JSON", "the request body must be a JSON object");
+  auto body_json = parse_json_object_body(body, max_body_bytes, kMaxJsonDepth);
+  if (!body_json) return std::unexpected(body_json.error());
+  const json& parsed = *body_json;
 
   static constexpr std::array<const char*, 3> kFields = {"transaction_id", "name", "id_number"};
   for (const auto& item : parsed.items()) {

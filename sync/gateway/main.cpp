@@ -455,7 +455,7 @@ int run_evidence_purge(const std::vector<std::string>& args) {
   const std::string now = options->values.contains("--now")
                               ? options->values["--now"]
                               : utc_iso8601(std::chrono::system_clock::now(), TimePrecision::milliseconds);
-  if (!evidence::is_utc_millis_text(now)) {
+  if (!is_utc_millis_text(now)) {
     return usage_error("--now must be UTC YYYY-MM-DDTHH:MM:SS.mmmZ", "evidence-purge ");
   }
   auto store = evidence::EmbeddedEvidenceStore::open(options->values["--data-dir"]);

@@ -9,8 +9,10 @@
 #include <set>
 #include <utility>
 
+#include "kiosk/core/hex_text.hpp"
 #include "kiosk/core/json_nesting.hpp"
 #include "kiosk/core/openssl_handles.hpp"
+#include "kiosk/core/time_text.hpp"
 
 namespace kiosk::sync::package {
 namespace {
@@ -194,11 +196,6 @@ Json parse_strict(std::string_view text) {
 
 // ---- value rules -------------------------------------------------------------------------------
 
-bool is_lower_hex(std::string_view text, std::size_t length) {
-  return text.size() == length &&
-         std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 bool is_code(std::string_view text) {
   return !text.empty() && text.size() <= 64 && std::all_of(text.begin(), text.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
@@ -217,19 +214,6 @@ bool is_stream_file_name(std::string_view text) {
          text.ends_with(kStreamFileSuffix) && std::all_of(text.begin(), text.end(), [](char c) {
            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
          });
-}
-
-// "YYYY-MM-DDTHH:MM:SS.mmmZ", as utc_iso8601(..., milliseconds) writes it.
-bool is_timestamp(std::string_view text) {
-  constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.dddZ";
-  if (text.size() != shape.size()) return false;
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    const bool digit = text[i] >= '0' && text[i] <= '9';
-    if (shape[i] == 'd' ? !digit : text[i] != shape[i]) return false;
-  }
-  const auto number = [&](std::size_t at) { return (text[at] - '0') * 10 + (text[at + 1] - '0'); };
-  return number(5) >= 1 && number(5) <= 12 && number(8) >= 1 && number(8) <= 31 && number(11) < 24 && number(14) < 60 &&
-         number(17) < 60;
 }
 
 void require(bool ok, const std::string& field, const std::string& rule) {
@@ -252,8 +236,8 @@ void check_manifest(const Manifest& manifest) {
   require(tx.state != TxState::open, "transaction.state", "must be completed, refused or aborted");
   require(tx.outcome_reason.empty() || is_code(tx.outcome_reason), "transaction.outcome_reason",
           "must be empty or a code");
-  require(is_timestamp(tx.opened_at), "transaction.opened_at", "must be UTC as YYYY-MM-DDTHH:MM:SS.mmmZ");
-  require(is_timestamp(tx.closed_at), "transaction.closed_at", "must be UTC as YYYY-MM-DDTHH:MM:SS.mmmZ");
+  require(is_utc_millis_text(tx.opened_at), "transaction.opened_at", "must be UTC as YYYY-MM-DDTHH:MM:SS.mmmZ");
+  require(is_utc_millis_text(tx.closed_at), "transaction.closed_at", "must be UTC as YYYY-MM-DDTHH:MM:SS.mmmZ");
 
   std::set<std::string_view> stream_files;
   for (std::size_t s = 0; s < manifest.steps.size(); ++s) {
@@ -263,8 +247,8 @@ void check_manifest(const Manifest& manifest) {
     require(step.actor_staff_id.empty() == !step.actor_role.has_value(), at + ".actor",
             "must hold both a staff id and a role, or be null");
     require(step.actor_staff_id.empty() || is_code(step.actor_staff_id), at + ".actor.staff_id", "must be a code");
-    require(is_timestamp(step.started_at), at + ".started_at", "must be UTC as YYYY-MM-DDTHH:MM:SS.mmmZ");
-    require(is_timestamp(step.ended_at), at + ".ended_at", "must be UTC as YYYY-MM-DDTHH:MM:SS.mmmZ");
+    require(is_utc_millis_text(step.started_at), at + ".started_at", "must be UTC as YYYY-MM-DDTHH:MM:SS.mmmZ");
+    require(is_utc_millis_text(step.ended_at), at + ".ended_at", "must be UTC as YYYY-MM-DDTHH:MM:SS.mmmZ");
     require(is_code(step.result), at + ".result", "must be a code");
     for (std::size_t e = 0; e < step.evidence.size(); ++e) {
       const auto& item = step.evidence[e];
@@ -289,7 +273,7 @@ void check_manifest(const Manifest& manifest) {
   require(is_lower_hex(checkpoint.head_hash, 64), "audit_checkpoint.head_hash", "must be 64 lowercase hex digits");
   require(checkpoint.count != 0 || checkpoint.head_hash == audit::kGenesisHash, "audit_checkpoint.head_hash",
           "must be the genesis hash (64 zeros) when count is 0");
-  require(is_timestamp(manifest.sealed_at), "sealed_at", "must be UTC as YYYY-MM-DDTHH:MM:SS.mmmZ");
+  require(is_utc_millis_text(manifest.sealed_at), "sealed_at", "must be UTC as YYYY-MM-DDTHH:MM:SS.mmmZ");
 
   require(!manifest.recipients.empty() && manifest.recipients.size() <= 16, "recipients",
           "must list 1 to 16 recipient ids");

@@ -11,7 +11,9 @@
 #include <span>
 #include <vector>
 
+#include "kiosk/core/hex_text.hpp"
 #include "kiosk/core/openssl_handles.hpp"
+#include "kiosk/core/time_text.hpp"
 #include "sync/package/manifest.hpp"
 
 namespace kiosk::sync::package {
@@ -28,11 +30,6 @@ struct InvalidReceipt {
 };
 
 [[noreturn]] void reject(const std::string& message) { throw InvalidReceipt{message}; }
-
-bool is_lower_hex(std::string_view text, std::size_t length) {
-  return text.size() == length &&
-         std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
 
 // Device ids as the gateway enrols them: letters, digits, '.', '_', '-'; 1..64 characters.
 bool is_device_id(std::string_view text) {
@@ -52,18 +49,6 @@ bool is_transaction_id(std::string_view text) {
   return digits.size() == 8 || digits.front() != '0';
 }
 
-bool is_timestamp(std::string_view text) {
-  constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.dddZ";
-  if (text.size() != shape.size()) return false;
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    const bool digit = text[i] >= '0' && text[i] <= '9';
-    if (shape[i] == 'd' ? !digit : text[i] != shape[i]) return false;
-  }
-  const auto number = [&](std::size_t at) { return (text[at] - '0') * 10 + (text[at + 1] - '0'); };
-  return number(5) >= 1 && number(5) <= 12 && number(8) >= 1 && number(8) <= 31 && number(11) < 24 && number(14) < 60 &&
-         number(17) < 60;
-}
-
 void check_receipt(const Receipt& receipt) {
   if (receipt.format_version != kReceiptFormatVersion) reject("field `format_version` must be 1");
   if (!is_lower_hex(receipt.receipt_id, 32)) reject("field `receipt_id` must be 32 lowercase hex digits");
@@ -78,8 +63,8 @@ void check_receipt(const Receipt& receipt) {
   if (receipt.store != kStoreEmbedded && receipt.store != kStoreObjectLock) {
     reject("field `store` must be embedded or s3-object-lock");
   }
-  if (!is_timestamp(receipt.received_at)) reject("field `received_at` must be YYYY-MM-DDTHH:MM:SS.mmmZ");
-  if (!is_timestamp(receipt.retain_until)) reject("field `retain_until` must be YYYY-MM-DDTHH:MM:SS.mmmZ");
+  if (!is_utc_millis_text(receipt.received_at)) reject("field `received_at` must be YYYY-MM-DDTHH:MM:SS.mmmZ");
+  if (!is_utc_millis_text(receipt.retain_until)) reject("field `retain_until` must be YYYY-MM-DDTHH:MM:SS.mmmZ");
   // Same fixed-width form, so text order is time order.
   if (receipt.retain_until < receipt.received_at) reject("field `retain_until` is before `received_at`");
 }

@@ -1,6 +1,5 @@
 #include "sync/gateway/ca/ca_routes.hpp"
 
-#include "kiosk/core/json_nesting.hpp"
 #include "kiosk/core/time_text.hpp"
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 #include <vector>
 
 #include "kiosk/core/log.hpp"
+#include "sync/gateway/json_body.hpp"
 
 namespace kiosk::gateway::ca {
 namespace {
@@ -149,14 +149,9 @@ Result<CaSubject> parse_subject(const json& value) {
 }
 
 Result<Body> parse_body(std::string_view operation, std::string_view raw, std::size_t max_body_bytes) {
-  if (raw.size() > max_body_bytes) {
-    return fail("BODY_TOO_LARGE", "the request body is larger than " + std::to_string(max_body_bytes) + " bytes");
-  }
-  if (raw.empty()) return fail("BAD_JSON", "the request body is empty; send a JSON object");
-  if (!json_nesting_within(raw, kMaxJsonDepth)) return fail("BAD_JSON", "the JSON is nested too deeply");
-  const json parsed = json::parse(raw, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) return fail("BAD_JSON", "the request body is not valid JSON");
-  if (!parsed.is_object()) return fail("BAD_JSON", "the request body must be a JSON object");
+  auto body_json = parse_json_object_body(raw, max_body_bytes, kMaxJsonDepth);
+  if (!body_json) return std::unexpected(body_json.error());
+  const json& parsed = *body_json;
   const auto& fields = operation_fields().at(operation);
   for (const auto& [key, value] : parsed.items()) {
     if (std::find(fields.begin(), fields.end(), key) == fields.end()) {

@@ -13,23 +13,20 @@
 #include <mutex>
 #include <variant>
 
+#include "kiosk/core/hex_text.hpp"
 #include "kiosk/core/log.hpp"
 #include "kiosk/core/openssl_handles.hpp"
 #include "sync/gateway/evidence/retention.hpp"
 #include "sync/gateway/pki.hpp"
+#include "sync/gateway/sqlite_run.hpp"
 
 namespace kiosk::gateway::evidence {
 namespace {
 
 namespace fs = std::filesystem;
-using Param = std::variant<std::string_view, std::int64_t>;
+using Param = SqlParam;
 
 Error store_error(std::string what) { return Error{"EVIDENCE_STORE_FAILED", std::move(what)}; }
-
-bool is_lower_hex(std::string_view text, std::size_t size) {
-  return text.size() == size &&
-         std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
 
 struct Fd {
   int fd = -1;
@@ -173,25 +170,8 @@ struct EmbeddedEvidenceStore::Impl {
 
   template <class RowFn>
   Result<void> run(const std::string& sql, const std::vector<Param>& params, RowFn&& row) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) != SQLITE_OK) {
-      return std::unexpected(store_error(std::string("evidence index query failed: ") + sqlite3_errmsg(db)));
-    }
-    int index = 1;
-    for (const auto& param : params) {
-      if (const auto* text = std::get_if<std::string_view>(&param)) {
-        sqlite3_bind_text(stmt, index, text->data(), static_cast<int>(text->size()), SQLITE_TRANSIENT);
-      } else {
-        sqlite3_bind_int64(stmt, index, std::get<std::int64_t>(param));
-      }
-      ++index;
-    }
-    int rc = SQLITE_ROW;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) row(stmt);
-    sqlite3_finalize(stmt);
-    if (rc != SQLITE_DONE) {
-      return std::unexpected(store_error(std::string("evidence index write failed: ") + sqlite3_errmsg(db)));
-    }
+    auto ran = run_sql(db, sql.c_str(), params, std::forward<RowFn>(row));
+    if (!ran) return std::unexpected(store_error("evidence index " + ran.error()));
     return {};
   }
   Result<void> exec(const std::string& sql, const std::vector<Param>& params) {

@@ -24,6 +24,7 @@
 #include "kiosk/core/time_text.hpp"
 #include "sync/gateway/evidence/retention.hpp"
 #include "sync/gateway/pki.hpp"
+#include "sync/gateway/sqlite_run.hpp"
 #include "sync/package/manifest.hpp"
 #include "sync/package/package_archive.hpp"
 #include "sync/package/package_reader.hpp"
@@ -36,7 +37,7 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace pkg = kiosk::sync::package;
-using Param = std::variant<std::string_view, std::int64_t>;
+using Param = SqlParam;
 
 Error store_error(std::string what) { return Error{"EVIDENCE_STORE_FAILED", std::move(what)}; }
 
@@ -122,25 +123,8 @@ struct EvidenceIntake::Impl {
 
   template <class RowFn>
   Result<void> run(const char* sql, std::initializer_list<Param> params, RowFn&& row) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
-      return std::unexpected(store_error(std::string("evidence index query failed: ") + sqlite3_errmsg(db)));
-    }
-    int index = 1;
-    for (const auto& param : params) {
-      if (const auto* text = std::get_if<std::string_view>(&param)) {
-        sqlite3_bind_text(stmt, index, text->data(), static_cast<int>(text->size()), SQLITE_TRANSIENT);
-      } else {
-        sqlite3_bind_int64(stmt, index, std::get<std::int64_t>(param));
-      }
-      ++index;
-    }
-    int rc = SQLITE_ROW;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) row(stmt);
-    sqlite3_finalize(stmt);
-    if (rc != SQLITE_DONE) {
-      return std::unexpected(store_error(std::string("evidence index write failed: ") + sqlite3_errmsg(db)));
-    }
+    auto ran = run_sql(db, sql, std::span(params.begin(), params.size()), std::forward<RowFn>(row));
+    if (!ran) return std::unexpected(store_error("evidence index " + ran.error()));
     return {};
   }
 

@@ -9,9 +9,9 @@
 #include <utility>
 #include <vector>
 
-#include "kiosk/core/json_nesting.hpp"
 #include "kiosk/core/log.hpp"
 #include "kiosk/core/time_text.hpp"
+#include "sync/gateway/json_body.hpp"
 #include "sync/gateway/nciis.hpp"
 #include "sync/gateway/pki.hpp"
 #include "sync/gateway/uploads/upload_store.hpp"
@@ -92,14 +92,9 @@ Result<std::string> utc_day_start(std::string_view date, int days_after) {
 }
 
 Result<SearchCriteria> parse_search_request(std::string_view body, std::size_t max_body_bytes) {
-  if (body.size() > max_body_bytes) {
-    return fail("BODY_TOO_LARGE", "the request body is larger than " + std::to_string(max_body_bytes) + " bytes");
-  }
-  if (body.empty()) return fail("BAD_JSON", "the request body is empty; send a JSON object");
-  if (!json_nesting_within(body, kMaxJsonDepth)) return fail("BAD_JSON", "the JSON is nested too deeply");
-  const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) return fail("BAD_JSON", "the request body is not valid JSON");
-  if (!parsed.is_object()) return fail("BAD_JSON", "the request body must be a JSON object");
+  auto body_json = parse_json_object_body(body, max_body_bytes, kMaxJsonDepth);
+  if (!body_json) return std::unexpected(body_json.error());
+  const json& parsed = *body_json;
   for (const auto& item : parsed.items()) {
     if (std::find(kCriteriaFields.begin(), kCriteriaFields.end(), item.key()) == kCriteriaFields.end()) {
       return fail("FIELD_UNKNOWN",

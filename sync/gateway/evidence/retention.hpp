@@ -6,14 +6,13 @@
 #include <string_view>
 
 #include "kiosk/core/error.hpp"
+#include "kiosk/core/time_text.hpp"
 
 namespace kiosk::gateway::evidence {
 
 inline constexpr int kDefaultRetentionYears = 20;
 
-// True for UTC text "YYYY-MM-DDTHH:MM:SS.mmmZ" naming a real calendar time.
-bool is_utc_millis_text(std::string_view text);
-
+// Times are UTC text "YYYY-MM-DDTHH:MM:SS.mmmZ" (kiosk::is_utc_millis_text).
 // `text` (the form above) moved by `years` calendar years, same month, day and time of day; a
 // February 29 lands on February 28 when the target year has none. RETENTION_INVALID for a malformed
 // time, years outside 0..200, or a result beyond year 9999.

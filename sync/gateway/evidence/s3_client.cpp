@@ -1,4 +1,5 @@
 #include "sync/gateway/evidence/s3_client.hpp"
+#include "kiosk/core/hex_text.hpp"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -205,10 +206,6 @@ Result<std::string> file_md5_base64(std::FILE* file) {
   return base64(digest.data(), length);
 }
 
-bool is_lower_hex64(std::string_view text) {
-  return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string_view::npos;
-}
-
 }  // namespace
 
 std::string s3_uri_encode(std::string_view text, bool keep_slash) {
@@ -366,7 +363,7 @@ Result<bool> S3Client::object_lock_enabled(std::string_view bucket) {
 Result<std::string> S3Client::put_object(std::string_view bucket, std::string_view key,
                                          const std::filesystem::path& file, std::string_view sha256_hex,
                                          const ObjectLockRetention& retention) {
-  if (!is_lower_hex64(sha256_hex))
+  if (!is_lower_hex(sha256_hex, 64))
     return fail("S3_INVALID_REQUEST", "PutObject needs the file's SHA-256 as 64 lowercase hex");
   std::error_code error;
   const auto size = std::filesystem::file_size(file, error);

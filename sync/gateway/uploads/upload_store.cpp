@@ -17,18 +17,15 @@
 #include <variant>
 #include <vector>
 
+#include "kiosk/core/hex_text.hpp"
 #include "kiosk/core/log.hpp"
 #include "sync/gateway/pki.hpp"
+#include "sync/gateway/sqlite_run.hpp"
 
 namespace kiosk::gateway::uploads {
 namespace {
 
 namespace fs = std::filesystem;
-
-bool is_lower_hex(std::string_view text, std::size_t size) {
-  return text.size() == size &&
-         std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
 
 Error storage_error(std::string what) { return Error{"UPLOAD_STORAGE_FAILED", std::move(what)}; }
 
@@ -137,30 +134,12 @@ struct UploadStore::Impl {
 
   // Runs one statement with text/int64 parameters; calls `row` for each result row.
   template <class RowFn>
-  Result<void> run(const char* sql, std::initializer_list<std::variant<std::string_view, std::int64_t>> params,
-                   RowFn&& row) {
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
-      return std::unexpected(storage_error(std::string("index query failed: ") + sqlite3_errmsg(db)));
-    }
-    int index = 1;
-    for (const auto& param : params) {
-      if (const auto* text = std::get_if<std::string_view>(&param)) {
-        sqlite3_bind_text(stmt, index, text->data(), static_cast<int>(text->size()), SQLITE_TRANSIENT);
-      } else {
-        sqlite3_bind_int64(stmt, index, std::get<std::int64_t>(param));
-      }
-      ++index;
-    }
-    int rc = SQLITE_ROW;
-    while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) row(stmt);
-    sqlite3_finalize(stmt);
-    if (rc != SQLITE_DONE) {
-      return std::unexpected(storage_error(std::string("index write failed: ") + sqlite3_errmsg(db)));
-    }
+  Result<void> run(const char* sql, std::initializer_list<SqlParam> params, RowFn&& row) {
+    auto ran = run_sql(db, sql, std::span(params.begin(), params.size()), std::forward<RowFn>(row));
+    if (!ran) return std::unexpected(storage_error("index " + ran.error()));
     return {};
   }
-  Result<void> exec(const char* sql, std::initializer_list<std::variant<std::string_view, std::int64_t>> params) {
+  Result<void> exec(const char* sql, std::initializer_list<SqlParam> params) {
     return run(sql, params, [](sqlite3_stmt*) {});
   }
 

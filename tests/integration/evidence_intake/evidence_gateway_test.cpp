@@ -2,10 +2,7 @@
 // enrolled device's key, uploaded with the `curl` program over mutual TLS per
 // sync/gateway/uploads/PROTOCOL.md, then GET /v1/device/receipts/<package_id> and verify_receipt
 // against the dev CA the kiosk pins.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -22,6 +19,7 @@
 #include "sync/gateway/nciis.hpp"
 #include "sync/gateway/pki.hpp"
 #include "sync/package/receipt.hpp"
+#include "tests/support/gateway_process.hpp"
 
 namespace {
 
@@ -54,50 +52,28 @@ class EvidenceAgainstGateway : public pkg::testing::PackageFixture {
     if (HasFatalFailure()) return;
     root_ = dir.path() / "gw";
     fs::create_directories(root_);
-    const std::string data = (root_ / "data").string();
-    for (const char* device : {"KIOSK-0001", "KIOSK-0002"}) {
-      const std::string enrol = std::string(GATEWAY_BINARY) + " enrol-dev --data-dir " + data + " --device-id " +
-                                device + " --out " + (root_ / device).string() + " > /dev/null 2>&1";
-      ASSERT_EQ(std::system(enrol.c_str()), 0) << enrol;
-    }
-    // The package is signed with the enrolled device's own key, as the kiosk does.
-    auto key = kiosk::gateway::load_private_key(root_ / "KIOSK-0001" / "device.key");
-    ASSERT_TRUE(key.has_value()) << key.error().to_string();
-    device_key = std::move(*key);
     // Head office's recipient key, so the intake also checks the wrapped data key and the tags.
     auto recipient_pem = kiosk::gateway::private_key_pem(ec_recipient.get());
     ASSERT_TRUE(recipient_pem.has_value());
     pkg::testing::write_file(root_ / "recipient.key", *recipient_pem);
-    std::ofstream(root_ / "gateway.toml") << "[device_listener]\nport = 0\n[console_listener]\nport = 0\n"
-                                          << "[evidence]\nstore = \"embedded\"\nretention_years = 20\n"
-                                          << "recipient_key_file = \"" << (root_ / "recipient.key").string() << "\"\n";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const int log = ::open((root_ / "gateway.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      ::dup2(log, STDERR_FILENO);
-      ::dup2(log, STDOUT_FILENO);
-      const std::string config = (root_ / "gateway.toml").string();
-      ::execl(GATEWAY_BINARY, GATEWAY_BINARY, "serve", "--config", config.c_str(), "--data-dir", data.c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    for (int attempt = 0; attempt < 500 && port_ == 0; ++attempt) {
-      const auto ports = nlohmann::json::parse(read_text(root_ / "data" / "run" / "ports.json"), nullptr, false);
-      if (ports.is_object() && ports.contains("device")) port_ = ports["device"].get<int>();
-      if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ASSERT_NE(port_, 0) << "the gateway did not start; see " << (root_ / "gateway.log");
+    gateway_ = std::make_unique<kiosk::testing::GatewayProcess>(kiosk::testing::GatewayProcessOptions{
+        .gateway_binary = GATEWAY_BINARY,
+        .root = root_,
+        .devices = {"KIOSK-0001", "KIOSK-0002"},
+        .extra_toml = "[evidence]\nstore = \"embedded\"\nretention_years = 20\nrecipient_key_file = \"" +
+                      (root_ / "recipient.key").string() + "\"\n"});
+    ASSERT_EQ(gateway_->problem(), "");
+    port_ = gateway_->device_port();
+    // The package is signed with the enrolled device's own key, as the kiosk does.
+    auto key = kiosk::gateway::load_private_key(root_ / "KIOSK-0001" / "device.key");
+    ASSERT_TRUE(key.has_value()) << key.error().to_string();
+    device_key = std::move(*key);
     auto ca = kiosk::gateway::load_certificate(root_ / "KIOSK-0001" / "ca.crt");
     ASSERT_TRUE(ca.has_value());
     ca_ = std::move(*ca);
   }
 
-  void TearDown() override {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
+  void TearDown() override { gateway_.reset(); }
 
   // curl with `device`'s identity; `extra` are further, already shell-safe, arguments.
   Answer curl(const std::string& device, const std::string& extra, const std::string& path) {
@@ -167,7 +143,7 @@ class EvidenceAgainstGateway : public pkg::testing::PackageFixture {
   }
 
   fs::path root_;
-  pid_t pid_ = -1;
+  std::unique_ptr<kiosk::testing::GatewayProcess> gateway_;
   int port_ = 0;
   kiosk::gateway::CertPtr ca_;
   int sealed_count_ = 0;

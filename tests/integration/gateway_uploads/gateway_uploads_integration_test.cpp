@@ -133,7 +133,7 @@ class UploadsAgainstGateway : public CurlClient {
     ASSERT_TRUE(gateway_->started()) << "the gateway did not start; see " << gateway_->root() / "gateway.log";
     work_ = gateway_->root() / "client";
     fs::create_directories(work_);
-    device_dir_ = gateway_->root() / "device";
+    device_dir_ = gateway_->device_dir();
     url_ = gateway_->device_url();
   }
 

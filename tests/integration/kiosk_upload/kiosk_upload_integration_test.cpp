@@ -5,7 +5,6 @@
 // after sealing is rejected by head office and kept on the kiosk. And the acceptance run of issue 6:
 // 100 packages through a fault proxy that cuts every connection at a random point, all stored
 // exactly once with matching hashes, none deleted before its verified receipt.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -33,6 +32,7 @@
 #include "sync/package/manifest.hpp"
 #include "sync/package/package_archive.hpp"
 #include "tests/support/fault_proxy.hpp"
+#include "tests/support/gateway_process.hpp"
 #include "tests/unit/package/package_test_support.hpp"
 
 namespace kiosk::app {
@@ -66,36 +66,21 @@ class KioskUploadAgainstGateway : public pkg::testing::PackageFixture {
     if (HasFatalFailure()) return;
     root_ = dir.path() / "gw";
     fs::create_directories(root_);
-    const std::string data = (root_ / "data").string();
-    const std::string enrol = std::string(GATEWAY_BINARY) + " enrol-dev --data-dir " + data + " --device-id " +
-                              kDevice + " --out " + (root_ / "device").string() + " > /dev/null 2>&1";
-    ASSERT_EQ(std::system(enrol.c_str()), 0) << enrol;
-    auto key = kiosk::gateway::load_private_key(root_ / "device" / "device.key");
-    ASSERT_TRUE(key.has_value()) << key.error().to_string();
-    device_key = std::move(*key);
     // Head office holds the EC recipient's private key, so it checks every chunk tag at intake.
     auto recipient_pem = kiosk::gateway::private_key_pem(ec_recipient.get());
     ASSERT_TRUE(recipient_pem.has_value());
     pkg::testing::write_file(root_ / "recipient.key", *recipient_pem);
-    std::ofstream(root_ / "gateway.toml") << "[device_listener]\nport = 0\n[console_listener]\nport = 0\n"
-                                          << "[evidence]\nstore = \"embedded\"\nretention_years = 20\n"
-                                          << "recipient_key_file = \"" << (root_ / "recipient.key").string() << "\"\n";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const int log_fd = ::open((root_ / "gateway.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      ::dup2(log_fd, STDERR_FILENO);
-      ::dup2(log_fd, STDOUT_FILENO);
-      const std::string config = (root_ / "gateway.toml").string();
-      ::execl(GATEWAY_BINARY, GATEWAY_BINARY, "serve", "--config", config.c_str(), "--data-dir", data.c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    for (int attempt = 0; attempt < 500 && port_ == 0; ++attempt) {
-      const auto ports = nlohmann::json::parse(read_text(root_ / "data" / "run" / "ports.json"), nullptr, false);
-      if (ports.is_object() && ports.contains("device")) port_ = ports["device"].get<int>();
-      if (port_ == 0) std::this_thread::sleep_for(20ms);
-    }
-    ASSERT_NE(port_, 0) << "the gateway did not start; see " << (root_ / "gateway.log");
+    gateway_ = std::make_unique<kiosk::testing::GatewayProcess>(kiosk::testing::GatewayProcessOptions{
+        .gateway_binary = GATEWAY_BINARY,
+        .root = root_,
+        .devices = {kDevice},
+        .extra_toml = "[evidence]\nstore = \"embedded\"\nretention_years = 20\nrecipient_key_file = \"" +
+                      (root_ / "recipient.key").string() + "\"\n"});
+    ASSERT_EQ(gateway_->problem(), "");
+    port_ = gateway_->device_port();
+    auto key = kiosk::gateway::load_private_key(gateway_->device_dir(kDevice) / "device.key");
+    ASSERT_TRUE(key.has_value()) << key.error().to_string();
+    device_key = std::move(*key);
 
     outbox::OutboxOptions options;
     options.state_dir = state_dir();
@@ -104,12 +89,7 @@ class KioskUploadAgainstGateway : public pkg::testing::PackageFixture {
     outbox_.emplace(std::move(*box));
   }
 
-  void TearDown() override {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
+  void TearDown() override { gateway_.reset(); }
 
   fs::path state_dir() const { return dir.path() / "kiosk-state"; }
 
@@ -159,9 +139,9 @@ class KioskUploadAgainstGateway : public pkg::testing::PackageFixture {
   // Through `via_port` (a fault proxy) when given, else straight to the gateway.
   std::unique_ptr<EvidenceUploadWorker> start_worker(int via_port = 0, std::uint64_t bytes_per_second = 0) {
     sync::TlsIdentity tls;
-    tls.ca_file = root_ / "device" / "ca.crt";
-    tls.cert_file = root_ / "device" / "device.crt";
-    tls.key_file = root_ / "device" / "device.key";
+    tls.ca_file = gateway_->device_dir(kDevice) / "ca.crt";
+    tls.cert_file = gateway_->device_dir(kDevice) / "device.crt";
+    tls.key_file = gateway_->device_dir(kDevice) / "device.key";
     auto link = tus_evidence_link(
         EvidenceLinkConfig{.gateway_url = "https://127.0.0.1:" + std::to_string(via_port != 0 ? via_port : port_),
                            .tls = tls,
@@ -201,7 +181,7 @@ class KioskUploadAgainstGateway : public pkg::testing::PackageFixture {
   }
 
   fs::path root_;
-  pid_t pid_ = -1;
+  std::unique_ptr<kiosk::testing::GatewayProcess> gateway_;
   int port_ = 0;
   SystemClock system_clock_;
   std::optional<outbox::Outbox> outbox_;
@@ -243,7 +223,7 @@ TEST_F(KioskUploadAgainstGateway, ThreePackagesAreReceiptedAndPurgedAndATampered
     auto stored = outbox_->entry(entry.id);
     ASSERT_TRUE(stored);
     // The stored receipt is head office's signed wire form and still verifies.
-    auto ca = kiosk::gateway::load_certificate(root_ / "device" / "ca.crt");
+    auto ca = kiosk::gateway::load_certificate(gateway_->device_dir(kDevice) / "ca.crt");
     ASSERT_TRUE(ca);
     auto receipt = pkg::verify_receipt(std::string(stored->receipt.begin(), stored->receipt.end()), ca->get());
     ASSERT_TRUE(receipt) << receipt.error().to_string();

@@ -196,7 +196,7 @@ TEST_F(SoftcertCli, RsaKeyWithAGivenPasswordAndTheRefusals) {
   PKCS12_free(p12);
 
   // The device listener does not serve the download (it also wants a client certificate).
-  std::vector<std::string> on_device = download_args(applied, gateway_.root() / "device");
+  std::vector<std::string> on_device = download_args(applied, gateway_.device_dir());
   on_device[2] = gateway_.device_url();
   EXPECT_EQ(softcert(on_device).code, 1);
 }

@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "kiosk/core/hex_text.hpp"
+#include "kiosk/core/journal/atomic_file.hpp"
 #include "kiosk/core/log.hpp"
 #include "kiosk/core/openssl_handles.hpp"
 #include "sync/gateway/evidence/retention.hpp"
@@ -38,11 +39,10 @@ struct Fd {
   }
 };
 
+// The journal's directory fsync, with this store's error code.
 Result<void> fsync_dir(const fs::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.fd < 0 || ::fsync(fd.fd) != 0) {
-    return std::unexpected(store_error("cannot fsync " + dir.string() + ": " + std::strerror(errno)));
-  }
+  auto synced = journal::fsync_directory(dir);
+  if (!synced) return std::unexpected(store_error(synced.error().message));
   return {};
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kiosk/core/hex_text.hpp"
+#include "kiosk/core/journal/atomic_file.hpp"
 #include "kiosk/core/log.hpp"
 #include "sync/gateway/pki.hpp"
 #include "sync/gateway/sqlite_run.hpp"
@@ -40,11 +41,10 @@ struct Fd {
   }
 };
 
+// The journal's directory fsync, with this store's error code.
 Result<void> fsync_dir(const fs::path& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.fd < 0 || ::fsync(fd.fd) != 0) {
-    return std::unexpected(storage_error("cannot fsync " + dir.string() + ": " + std::strerror(errno)));
-  }
+  auto synced = journal::fsync_directory(dir);
+  if (!synced) return std::unexpected(storage_error(synced.error().message));
   return {};
 }
 

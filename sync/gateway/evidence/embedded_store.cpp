@@ -255,15 +255,7 @@ Result<std::unique_ptr<EmbeddedEvidenceStore>> EmbeddedEvidenceStore::open(const
   ::chmod(impl->evidence_dir.c_str(), 0700);
   ::chmod(impl->objects_dir.c_str(), 0700);
   const fs::path index = data_dir / "index.sqlite";
-  if (sqlite3_open_v2(index.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    return std::unexpected(store_error("cannot open " + index.string()));
-  }
-  ::chmod(index.c_str(), 0600);
-  sqlite3_busy_timeout(impl->db, 5000);  // shared with the gateway's other tables
   const char* schema =
-      "PRAGMA journal_mode=WAL;"
-      "PRAGMA synchronous=FULL;"
       "CREATE TABLE IF NOT EXISTS evidence_packages ("
       "  device_id TEXT NOT NULL,"
       "  package_id TEXT NOT NULL,"
@@ -284,12 +276,9 @@ Result<std::unique_ptr<EmbeddedEvidenceStore>> EmbeddedEvidenceStore::open(const
       "CREATE INDEX IF NOT EXISTS evidence_packages_transaction ON evidence_packages (device_id, transaction_id);"
       "CREATE INDEX IF NOT EXISTS evidence_packages_closed ON evidence_packages (closed_at);"
       "CREATE INDEX IF NOT EXISTS evidence_packages_checkpoint ON evidence_packages (device_id, checkpoint_count);";
-  char* message = nullptr;
-  if (sqlite3_exec(impl->db, schema, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message != nullptr ? message : "unknown error";
-    sqlite3_free(message);
-    return std::unexpected(store_error("cannot prepare evidence_packages in " + index.string() + ": " + text));
-  }
+  auto opened = open_index_database(index, schema);
+  if (!opened) return std::unexpected(store_error(opened.error()));
+  impl->db = *opened;
   return std::unique_ptr<EmbeddedEvidenceStore>(new EmbeddedEvidenceStore(std::move(impl)));
 }
 

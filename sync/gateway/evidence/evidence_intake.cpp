@@ -343,15 +343,7 @@ Result<std::unique_ptr<EvidenceIntake>> EvidenceIntake::open(const fs::path& dat
   ::chmod((data_dir / "evidence").c_str(), 0700);
   ::chmod(impl->tmp_dir.c_str(), 0700);
   const fs::path index = data_dir / "index.sqlite";
-  if (sqlite3_open_v2(index.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    return std::unexpected(store_error("cannot open " + index.string()));
-  }
-  ::chmod(index.c_str(), 0600);
-  sqlite3_busy_timeout(impl->db, 5000);
   const char* schema =
-      "PRAGMA journal_mode=WAL;"
-      "PRAGMA synchronous=FULL;"
       "CREATE TABLE IF NOT EXISTS evidence_receipts ("
       "  device_id TEXT NOT NULL,"
       "  package_id TEXT NOT NULL,"
@@ -368,12 +360,9 @@ Result<std::unique_ptr<EvidenceIntake>> EvidenceIntake::open(const fs::path& dat
       "  message TEXT NOT NULL,"
       "  at TEXT NOT NULL,"
       "  PRIMARY KEY (device_id, package_id));";
-  char* message = nullptr;
-  if (sqlite3_exec(impl->db, schema, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message != nullptr ? message : "unknown error";
-    sqlite3_free(message);
-    return std::unexpected(store_error("cannot prepare the receipt tables in " + index.string() + ": " + text));
-  }
+  auto opened = open_index_database(index, schema);
+  if (!opened) return std::unexpected(store_error(opened.error()));
+  impl->db = *opened;
   return std::unique_ptr<EvidenceIntake>(new EvidenceIntake(std::move(impl)));
 }
 

@@ -352,15 +352,7 @@ Result<std::unique_ptr<UploadStore>> UploadStore::open(const fs::path& data_dir,
     ::chmod(dir.c_str(), 0700);
   }
   const fs::path index = data_dir / "index.sqlite";
-  if (sqlite3_open_v2(index.c_str(), &impl->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    return std::unexpected(storage_error("cannot open " + index.string()));
-  }
-  ::chmod(index.c_str(), 0600);
-  sqlite3_busy_timeout(impl->db, 5000);  // shares the file with the gateway's Store and the CA
   const char* schema =
-      "PRAGMA journal_mode=WAL;"
-      "PRAGMA synchronous=FULL;"
       "CREATE TABLE IF NOT EXISTS uploads ("
       "  id TEXT PRIMARY KEY NOT NULL,"
       "  device_id TEXT NOT NULL,"
@@ -376,12 +368,9 @@ Result<std::unique_ptr<UploadStore>> UploadStore::open(const fs::path& data_dir,
       "  completed_at INTEGER NOT NULL DEFAULT 0,"
       "  device_certificate TEXT NOT NULL DEFAULT '',"
       "  UNIQUE (device_id, package_id));";
-  char* message = nullptr;
-  if (sqlite3_exec(impl->db, schema, nullptr, nullptr, &message) != SQLITE_OK) {
-    std::string text = message != nullptr ? message : "unknown error";
-    sqlite3_free(message);
-    return std::unexpected(storage_error("cannot prepare the uploads table in " + index.string() + ": " + text));
-  }
+  auto opened = open_index_database(index, schema);
+  if (!opened) return std::unexpected(storage_error(opened.error()));
+  impl->db = *opened;
   // Tables made before the device certificate was recorded get the column (empty for old rows).
   bool has_certificate_column = false;
   if (auto listed = impl->run("SELECT name FROM pragma_table_info('uploads')", {},
